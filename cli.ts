@@ -1,0 +1,7 @@
+/**
+ * The `anyfs` command line.
+ *
+ * @module
+ */
+
+export {};

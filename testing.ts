@@ -1,0 +1,8 @@
+/**
+ * The AnyFS conformance kit: one call runs the whole suite against your
+ * backend.
+ *
+ * @module
+ */
+
+export {};
