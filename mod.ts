@@ -21,3 +21,4 @@
 
 export * from "./src/core/mod.ts";
 export type { FsApi, FsDirEntry, FsFileLike } from "./src/storage/api.ts";
+export { HandleWrapper, Middleware } from "./src/middleware/middleware.ts";
