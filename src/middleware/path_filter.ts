@@ -1,0 +1,405 @@
+/**
+ * PathFilter: glob rules deciding which paths of a backend exist for its
+ * callers — the core of a sandbox's "you may touch `/workspace`, never a
+ * `.env`".
+ *
+ * ## Rules
+ * - Patterns are globs (matched with `picomatch`): `*` and `?` within one
+ *   path component, `**` across components, classes such as `[abc]`,
+ *   `[!abc]`, `[a-z]` and `[[:digit:]]`, braces `{a,b}`. `*` also matches
+ *   names starting with a dot.
+ * - A pattern starting with `/` is anchored at the root; any other pattern
+ *   matches at any depth, as in `.gitignore`: `.env` matches `/.env` and
+ *   `/a/b/.env` alike (it is matched as if `**` and a slash came first).
+ * - A rule that matches a directory covers everything below it: denying
+ *   `/secrets` denies `/secrets/key`, allowing `/workspace` allows
+ *   `/workspace/a/b`.
+ * - **Deny wins** over allow. Once there is any allow rule, everything not
+ *   allowed is denied.
+ * - Directories on the way to allowed paths stay **traversable** so the
+ *   allowed paths can be reached: with `allow: ["/workspace/**"]`, `/` and
+ *   `/workspace` can be `stat`ed and listed (showing only what is allowed
+ *   or leads to something allowed) and such directories may be created and
+ *   removed, but nothing else happens to them. For patterns with `**` in
+ *   the middle every directory under the part before it leads somewhere.
+ *
+ * ## What a denied path looks like
+ * It is left out of `readDir`, and every operation on it fails with
+ * `EACCES` ("Permission denied") without reaching the backend, so not even
+ * its existence leaks. This includes renaming or hard-linking into or out
+ * of a denied area, renaming a directory that would carry a denied entry to
+ * a place where it would be visible, creating a symlink whose target
+ * (resolved lexically from the link's directory) is denied, and inode
+ * access (`statIno`, `inodePath`) to an inode whose path is denied.
+ *
+ * Rules apply to the paths the backend receives, which are already
+ * resolved: a caller (a `FileStorage`, or the kernel behind a mount)
+ * follows symlinks component by component with `lstat` and `readLink`, so
+ * following a link into a denied area fails at the first denied component.
+ * `readLink` of an allowed link returns its target even when that points
+ * into a denied area: the target is only a string the link holds, and
+ * hiding it would break `ls -l` without protecting anything.
+ *
+ * ## Position in a stack
+ * Put the filter above (outside) a {@linkcode Quota}: the quota then counts
+ * hidden files too, and the filter rejects denied writes before the quota
+ * sees them. Below a quota, the quota's scan would see only allowed files.
+ *
+ * @module
+ */
+
+// @ts-types="npm:@types/picomatch@^4"
+import picomatch from "picomatch";
+import type {
+  Backend,
+  CreateOptions,
+  FileHandle,
+  Layer,
+  OpenOptions,
+  SetXattrOptions,
+  WriteFileOptions,
+} from "../core/backend.ts";
+import { fsError } from "../core/errors.ts";
+import { childPath, normalize, parentPath, splitPath } from "../core/path.ts";
+import type { DirEntry, FileType, Metadata } from "../core/types.ts";
+import { Middleware } from "./middleware.ts";
+
+/** The rules of a {@linkcode PathFilter}. */
+export interface PathFilterOptions {
+  /** Globs of allowed paths; when there is at least one, everything else is denied. */
+  allow?: readonly string[];
+  /** Globs of denied paths; deny wins over allow. */
+  deny?: readonly string[];
+  /** Match without regard to case (for data that came from a case-insensitive file system). */
+  caseInsensitive?: boolean;
+}
+
+/** Matches one path component; `true` stands for "anything from here on". */
+type SegmentMatcher = ((name: string) => boolean) | true;
+
+/** One compiled glob rule. */
+class GlobRule {
+  readonly pattern: string;
+  readonly #matches: (path: string) => boolean;
+  readonly #segments: SegmentMatcher[];
+
+  constructor(pattern: string, caseInsensitive: boolean) {
+    if (typeof pattern !== "string" || pattern.trim() === "") {
+      throw fsError("EINVAL", "pathfilter", "", {
+        reason: `a glob must be a non-empty string, got ${JSON.stringify(pattern)}`,
+      });
+    }
+    let glob = pattern.length > 1 && pattern.endsWith("/") ? pattern.slice(0, -1) : pattern;
+    if (!glob.startsWith("/") && !glob.startsWith("**")) glob = `**/${glob}`;
+    this.pattern = glob;
+    // `posix` turns on `[!…]` negation and `[[:class:]]`; `dot` lets `*` match dotfiles.
+    const options = { dot: true, posix: true, nocase: caseInsensitive };
+    this.#matches = picomatch(glob, options);
+    const parts = picomatch.scan(glob, { ...options, parts: true }).parts ?? [];
+    if (parts[0] === "") parts.shift();
+    this.#segments = parts.map((part): SegmentMatcher =>
+      // A brace alternative spanning a slash cannot be matched one component
+      // at a time: treat it, and everything after it, as matching anything.
+      part === "**" || part.includes("/") ? true : picomatch(part, options)
+    );
+  }
+
+  /** Whether this rule matches `path` or one of its ancestors. */
+  covers(path: string): boolean {
+    if (this.#matches(path)) return true;
+    for (let i = path.indexOf("/", 1); i > 0; i = path.indexOf("/", i + 1)) {
+      if (this.#matches(path.slice(0, i))) return true;
+    }
+    return path !== "/" && this.#matches("/");
+  }
+
+  /** Whether some path below the directory `dir` could match (a partial match of its components). */
+  mayMatchBelow(dir: string): boolean {
+    const names = splitPath(dir);
+    for (let i = 0; i < names.length; i++) {
+      if (i >= this.#segments.length) return true;
+      const segment = this.#segments[i];
+      if (segment === true) return true;
+      if (!segment(names[i])) return false;
+    }
+    return true;
+  }
+}
+
+/**
+ * A middleware that hides and protects paths by glob rules.
+ *
+ * @example The agent sandbox of the design: only `/workspace`, never secrets
+ * ```ts
+ * import { MemoryBackend, PathFilter } from "@anyfs/anyfs";
+ *
+ * const backend = new MemoryBackend().layer(PathFilter.layer({
+ *   allow: ["/workspace/**"],
+ *   deny: [".env", "secrets"],
+ * }));
+ * await backend.mkdir("/workspace");
+ * await backend.writeFile("/workspace/.env", new Uint8Array()).catch((e) => console.log(e.code)); // "EACCES"
+ * console.log((await backend.readDir("/")).map((e) => e.name)); // ["workspace"]
+ * ```
+ */
+export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
+  /** The rules in force. */
+  readonly options: Readonly<PathFilterOptions>;
+  readonly #allow: GlobRule[];
+  readonly #deny: GlobRule[];
+
+  /** Wrap `inner` with `options`; `EINVAL` for an empty pattern. */
+  constructor(inner: B, options: PathFilterOptions = {}) {
+    super(inner);
+    const nocase = options.caseInsensitive === true;
+    this.options = {
+      allow: [...options.allow ?? []],
+      deny: [...options.deny ?? []],
+      caseInsensitive: nocase,
+    };
+    this.#allow = this.options.allow!.map((p) => new GlobRule(p, nocase));
+    this.#deny = this.options.deny!.map((p) => new GlobRule(p, nocase));
+  }
+
+  /**
+   * A layer that wraps a backend in a {@linkcode PathFilter}.
+   *
+   * @example
+   * ```ts
+   * import { MemoryBackend, PathFilter } from "@anyfs/anyfs";
+   * const backend = new MemoryBackend().layer(PathFilter.layer({ deny: [".env", "*.pem"] }));
+   * ```
+   */
+  static layer(options: PathFilterOptions = {}): PathFilterLayer {
+    return new PathFilterLayer(options);
+  }
+
+  /** Whether `path` may be used by every operation. */
+  isAllowed(path: string): boolean {
+    if (this.#deny.some((rule) => rule.covers(path))) return false;
+    return this.#allow.length === 0 || this.#allow.some((rule) => rule.covers(path));
+  }
+
+  /**
+   * Whether the directory `path` may be looked at and listed, because it is
+   * allowed or leads to something that may be.
+   */
+  isTraversable(path: string): boolean {
+    if (this.isAllowed(path)) return true;
+    if (this.#deny.some((rule) => rule.covers(path))) return false;
+    return this.#allow.some((rule) => rule.mayMatchBelow(path));
+  }
+
+  #visible(path: string, type: FileType): boolean {
+    return type === "dir" ? this.isTraversable(path) : this.isAllowed(path);
+  }
+
+  #denied(operation: string, path: string, dest?: string): Error {
+    return fsError("EACCES", operation, path, {
+      dest,
+      reason: "the path is not allowed by the storage's path filter",
+    });
+  }
+
+  /** Fail with `EACCES` unless `path` is allowed. */
+  #check(operation: string, path: string, dest?: string): void {
+    if (!this.isAllowed(path)) throw this.#denied(operation, path, dest);
+  }
+
+  /** `run` when `path` is allowed, else a rejected `EACCES`. */
+  #guard<T>(operation: string, path: string, run: () => Promise<T>): Promise<T> {
+    if (!this.isAllowed(path)) return Promise.reject(this.#denied(operation, path));
+    return run();
+  }
+
+  override async lstat(path: string): Promise<Metadata> {
+    if (this.isAllowed(path)) return this.inner.lstat(path);
+    if (!this.isTraversable(path)) throw this.#denied("stat", path);
+    const meta = await this.inner.lstat(path);
+    // Only directories lead anywhere: a file here is simply not allowed.
+    if (meta.type !== "dir") throw this.#denied("stat", path);
+    return meta;
+  }
+
+  override async readDir(path: string): Promise<DirEntry[]> {
+    if (!this.isTraversable(path)) throw this.#denied("readdir", path);
+    const entries = await this.inner.readDir(path);
+    return entries.filter((entry) => this.#visible(childPath(path, entry.name), entry.type));
+  }
+
+  override readFile(path: string): Promise<Uint8Array> {
+    return this.#guard("open", path, () => super.readFile(path));
+  }
+  override writeFile(path: string, data: Uint8Array, options?: WriteFileOptions): Promise<void> {
+    return this.#guard("open", path, () => super.writeFile(path, data, options));
+  }
+  override mkdir(path: string, options?: CreateOptions): Promise<void> {
+    if (!this.isTraversable(path)) return Promise.reject(this.#denied("mkdir", path));
+    return super.mkdir(path, options);
+  }
+  override unlink(path: string): Promise<void> {
+    return this.#guard("unlink", path, () => super.unlink(path));
+  }
+  override rmdir(path: string): Promise<void> {
+    if (!this.isTraversable(path)) return Promise.reject(this.#denied("rmdir", path));
+    return super.rmdir(path);
+  }
+
+  override async rename(from: string, to: string): Promise<void> {
+    this.#check("rename", from, to);
+    this.#check("rename", to, from);
+    if (this.#deny.length > 0 && from !== to && from !== "/") {
+      const meta = await this.inner.lstat(from);
+      if (meta.type === "dir" && await this.#wouldExpose(from, to)) {
+        throw fsError("EACCES", "rename", from, {
+          dest: to,
+          reason: "the directory holds entries the path filter denies, which would become visible",
+        });
+      }
+    }
+    return super.rename(from, to);
+  }
+
+  /** Whether moving directory `from` to `to` would make a hidden entry below it visible. */
+  async #wouldExpose(from: string, to: string): Promise<boolean> {
+    const pending = [""];
+    while (pending.length > 0) {
+      const rel = pending.pop()!;
+      for (const entry of await this.inner.readDir(from + rel)) {
+        const sub = `${rel}/${entry.name}`;
+        const hiddenHere = !this.#visible(from + sub, entry.type);
+        if (hiddenHere && this.#visible(to + sub, entry.type)) return true;
+        if (entry.type === "dir") pending.push(sub);
+      }
+    }
+    return false;
+  }
+
+  override read(path: string, offset: number, length: number): Promise<Uint8Array> {
+    return this.#guard("read", path, () => super.read(path, offset, length));
+  }
+  override truncate(path: string, length: number): Promise<void> {
+    return this.#guard("truncate", path, () => super.truncate(path, length));
+  }
+  override appendFile(path: string, data: Uint8Array, options?: CreateOptions): Promise<void> {
+    return this.#guard("open", path, () => super.appendFile(path, data, options));
+  }
+  override copyFile(from: string, to: string): Promise<void> {
+    try {
+      this.#check("copyfile", from, to);
+      this.#check("copyfile", to, from);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return super.copyFile(from, to);
+  }
+  override symlink(
+    target: string,
+    path: string,
+    options?: Omit<CreateOptions, "mode">,
+  ): Promise<void> {
+    if (!this.isAllowed(path)) return Promise.reject(this.#denied("symlink", path));
+    // Where the link would lead, as far as can be told without following other links.
+    const resolved = normalize(target, parentPath(path));
+    if (!this.isTraversable(resolved)) {
+      return Promise.reject(fsError("EACCES", "symlink", path, {
+        dest: target,
+        reason: "the link's target is not allowed by the storage's path filter",
+      }));
+    }
+    return super.symlink(target, path, options);
+  }
+  override readLink(path: string): Promise<string> {
+    return this.#guard("readlink", path, () => super.readLink(path));
+  }
+  override link(existing: string, newPath: string): Promise<void> {
+    try {
+      this.#check("link", existing, newPath);
+      this.#check("link", newPath, existing);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return super.link(existing, newPath);
+  }
+  override chmod(path: string, mode: number): Promise<void> {
+    return this.#guard("chmod", path, () => super.chmod(path, mode));
+  }
+  override chown(path: string, uid: number | null, gid: number | null): Promise<void> {
+    return this.#guard("chown", path, () => super.chown(path, uid, gid));
+  }
+  override utime(path: string, atimeMs: number | null, mtimeMs: number | null): Promise<void> {
+    return this.#guard("utime", path, () => super.utime(path, atimeMs, mtimeMs));
+  }
+  override fsync(path: string): Promise<void> {
+    return this.#guard("fsync", path, () => super.fsync(path));
+  }
+
+  override async statIno(ino: number): Promise<Metadata> {
+    let path: string | undefined;
+    try {
+      path = await super.inodePath(ino);
+    } catch (e) {
+      // An unlinked inode still held open was reached through an allowed path.
+      if ((e as { code?: string }).code !== "ENOENT") throw e;
+    }
+    if (path !== undefined) await this.lstat(path);
+    return super.statIno(ino);
+  }
+  override async inodePath(ino: number): Promise<string> {
+    const path = await super.inodePath(ino);
+    await this.lstat(path);
+    return path;
+  }
+
+  override open(path: string, options: OpenOptions): Promise<FileHandle> {
+    return this.#guard("open", path, () => super.open(path, options));
+  }
+  override getXattr(path: string, name: string): Promise<Uint8Array> {
+    // Traversable directories answer xattr reads, as `ls -l` asks for ACLs.
+    if (!this.isTraversable(path)) return Promise.reject(this.#denied("getxattr", path));
+    return this.#xattrRead(path, () => super.getXattr(path, name));
+  }
+  override listXattr(path: string): Promise<string[]> {
+    if (!this.isTraversable(path)) return Promise.reject(this.#denied("listxattr", path));
+    return this.#xattrRead(path, () => super.listXattr(path));
+  }
+  async #xattrRead<T>(path: string, run: () => Promise<T>): Promise<T> {
+    if (!this.isAllowed(path)) await this.lstat(path);
+    return run();
+  }
+  override setXattr(
+    path: string,
+    name: string,
+    value: Uint8Array,
+    options?: SetXattrOptions,
+  ): Promise<void> {
+    return this.#guard("setxattr", path, () => super.setXattr(path, name, value, options));
+  }
+  override removeXattr(path: string, name: string): Promise<void> {
+    return this.#guard("removexattr", path, () => super.removeXattr(path, name));
+  }
+  override mknod(
+    path: string,
+    mode: number,
+    rdev: number,
+    options?: Omit<CreateOptions, "mode">,
+  ): Promise<void> {
+    return this.#guard("mknod", path, () => super.mknod(path, mode, rdev, options));
+  }
+}
+
+/** The layer of {@linkcode PathFilter}. */
+export class PathFilterLayer implements Layer<Backend, PathFilter> {
+  /** The rules each wrapped backend gets. */
+  readonly options: Readonly<PathFilterOptions>;
+
+  /** A layer applying `options`. */
+  constructor(options: PathFilterOptions = {}) {
+    this.options = { ...options };
+  }
+
+  /** Wrap `inner` in a {@linkcode PathFilter}. */
+  layer<B extends Backend>(inner: B): PathFilter<B> {
+    return new PathFilter(inner, this.options);
+  }
+}

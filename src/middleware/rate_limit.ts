@@ -1,0 +1,435 @@
+/**
+ * RateLimit: a token bucket in front of a backend, so a runaway caller (an
+ * agent stuck in a loop, a script walking the whole tree) cannot hammer the
+ * storage.
+ *
+ * The bucket holds up to `burst` tokens and refills at `maxOps` tokens per
+ * `windowMs`. Every operation takes its cost in tokens (1 unless `costs`
+ * says otherwise; handle reads and writes count too, closing a handle is
+ * free). When the bucket is short, the operation either fails at once with
+ * `EAGAIN` ("Resource temporarily unavailable", `mode: "fail"`, the
+ * default) or waits on a timer until its tokens have accumulated
+ * (`mode: "wait"`). Waiters are served in arrival order: a waiting
+ * operation reserves its tokens, so the bucket goes into debt and later
+ * operations wait behind it. Nothing polls.
+ *
+ * Put a rate limit outermost in a stack to charge for every attempt,
+ * including ones an inner {@linkcode PathFilter} or {@linkcode Quota}
+ * rejects; put it inner to charge only for what passes those checks.
+ *
+ * @module
+ */
+
+import type {
+  Backend,
+  CreateOptions,
+  FileHandle,
+  Layer,
+  OpenOptions,
+  SetXattrOptions,
+  WriteFileOptions,
+} from "../core/backend.ts";
+import { fsError } from "../core/errors.ts";
+import type { DirEntry, Metadata, StatFs } from "../core/types.ts";
+import { HandleWrapper, Middleware } from "./middleware.ts";
+
+/** The operations a {@linkcode RateLimit} charges for, by backend method name. */
+export type RateLimitedOperation =
+  | "lstat"
+  | "readDir"
+  | "readFile"
+  | "writeFile"
+  | "mkdir"
+  | "unlink"
+  | "rmdir"
+  | "rename"
+  | "read"
+  | "truncate"
+  | "appendFile"
+  | "copyFile"
+  | "symlink"
+  | "readLink"
+  | "link"
+  | "chmod"
+  | "chown"
+  | "utime"
+  | "sync"
+  | "fsync"
+  | "statfs"
+  | "statIno"
+  | "inodePath"
+  | "open"
+  | "getXattr"
+  | "setXattr"
+  | "listXattr"
+  | "removeXattr"
+  | "mknod"
+  | "handle.read"
+  | "handle.write"
+  | "handle.truncate"
+  | "handle.stat"
+  | "handle.sync"
+  | "handle.lock";
+
+/** Time as a {@linkcode RateLimit} sees it; replace it in tests. */
+export interface RateLimitClock {
+  /** Milliseconds from an arbitrary origin, never going backwards. */
+  now(): number;
+  /** Resolve after `ms` milliseconds. */
+  sleep(ms: number): Promise<void>;
+}
+
+/** How a {@linkcode RateLimit} behaves. */
+export interface RateLimitOptions {
+  /** Tokens added per window: the sustained rate is `maxOps` operations per `windowMs`. */
+  maxOps: number;
+  /** The window in milliseconds (default 1000: `maxOps` per second). */
+  windowMs?: number;
+  /** Most tokens the bucket holds, i.e. the largest burst (default `maxOps`); it starts full. */
+  burst?: number;
+  /** `"fail"` (default): `EAGAIN` when the bucket is short; `"wait"`: wait for the tokens. */
+  mode?: "fail" | "wait";
+  /** In `"wait"` mode, fail with `EAGAIN` instead when the wait would be longer than this (default: no bound). */
+  maxWaitMs?: number;
+  /**
+   * Cost of operations in tokens (default 1 each; 0 makes one free), as a
+   * table by operation or a function that may also weigh the bytes involved.
+   * In `"fail"` mode an operation costing more than `burst` always fails.
+   */
+  costs?:
+    | Partial<Record<RateLimitedOperation, number>>
+    | ((operation: RateLimitedOperation, bytes: number) => number);
+  /** The clock (default: `performance.now()` and `setTimeout`). */
+  clock?: RateLimitClock;
+}
+
+const systemClock: RateLimitClock = {
+  now: () => performance.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/**
+ * A middleware that limits the rate of operations with a token bucket.
+ *
+ * @example 100 operations per second, bursts of 20, fail fast
+ * ```ts
+ * import { MemoryBackend, RateLimit } from "@anyfs/anyfs";
+ *
+ * const backend = new RateLimit(new MemoryBackend(), { maxOps: 100, burst: 20 });
+ * try {
+ *   for (let i = 0; i < 50; i++) await backend.lstat("/");
+ * } catch (e) {
+ *   console.log((e as { code: string }).code); // "EAGAIN"
+ * }
+ * ```
+ *
+ * @example Slow down instead of failing; reads of directories cost 5
+ * ```ts
+ * import { MemoryBackend, RateLimit } from "@anyfs/anyfs";
+ * const backend = new MemoryBackend().layer(
+ *   RateLimit.layer({ maxOps: 1000, mode: "wait", costs: { readDir: 5 } }),
+ * );
+ * ```
+ */
+export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
+  /** The options in force. */
+  readonly options: Readonly<RateLimitOptions>;
+  readonly #rate: number;
+  readonly #burst: number;
+  readonly #clock: RateLimitClock;
+  #tokens: number;
+  #last: number;
+
+  /** Wrap `inner`; `EINVAL` for a non-positive rate, window or burst. */
+  constructor(inner: B, options: RateLimitOptions) {
+    super(inner);
+    const { maxOps, windowMs = 1000, burst = maxOps, mode = "fail", maxWaitMs } = options;
+    const positive = (name: string, value: number) => {
+      if (!(typeof value === "number" && value > 0 && Number.isFinite(value))) {
+        throw fsError("EINVAL", "ratelimit", "", {
+          reason: `${name} must be a positive number, got ${value}`,
+        });
+      }
+    };
+    positive("maxOps", maxOps);
+    positive("windowMs", windowMs);
+    positive("burst", burst);
+    if (maxWaitMs !== undefined && !(maxWaitMs >= 0)) {
+      throw fsError("EINVAL", "ratelimit", "", {
+        reason: `maxWaitMs must be a non-negative number, got ${maxWaitMs}`,
+      });
+    }
+    if (mode !== "fail" && mode !== "wait") {
+      throw fsError("EINVAL", "ratelimit", "", {
+        reason: `mode must be "fail" or "wait", got ${mode}`,
+      });
+    }
+    this.options = { ...options, windowMs, burst, mode };
+    this.#rate = maxOps / windowMs;
+    this.#burst = burst;
+    this.#clock = options.clock ?? systemClock;
+    this.#tokens = burst;
+    this.#last = this.#clock.now();
+  }
+
+  /**
+   * A layer that wraps a backend in a {@linkcode RateLimit}.
+   *
+   * @example
+   * ```ts
+   * import { MemoryBackend, RateLimit } from "@anyfs/anyfs";
+   * const backend = new MemoryBackend().layer(RateLimit.layer({ maxOps: 1000 }));
+   * ```
+   */
+  static layer(options: RateLimitOptions): RateLimitLayer {
+    return new RateLimitLayer(options);
+  }
+
+  /** Tokens in the bucket now (negative while waiters are in debt). */
+  available(): number {
+    this.#refill();
+    return this.#tokens;
+  }
+
+  #refill(): void {
+    const now = this.#clock.now();
+    if (now > this.#last) {
+      this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#last) * this.#rate);
+      this.#last = now;
+    }
+  }
+
+  #cost(operation: RateLimitedOperation, bytes: number): number {
+    const costs = this.options.costs;
+    if (costs === undefined) return 1;
+    const cost = typeof costs === "function" ? costs(operation, bytes) : costs[operation] ?? 1;
+    return Number.isFinite(cost) && cost > 0 ? cost : 0;
+  }
+
+  /**
+   * Take the tokens for one operation: `undefined` when they were there,
+   * a promise that resolves when the operation may go on, or a thrown
+   * `EAGAIN`.
+   */
+  protected take(
+    operation: RateLimitedOperation,
+    path: string,
+    bytes = 0,
+  ): Promise<void> | undefined {
+    const cost = this.#cost(operation, bytes);
+    if (cost === 0) return undefined;
+    this.#refill();
+    if (this.#tokens >= cost) {
+      this.#tokens -= cost;
+      return undefined;
+    }
+    const { maxOps, windowMs, mode, maxWaitMs } = this.options;
+    const delay = (cost - this.#tokens) / this.#rate;
+    if (mode === "fail" || (maxWaitMs !== undefined && delay > maxWaitMs)) {
+      throw fsError("EAGAIN", operation, path, {
+        reason: `rate limit of ${maxOps} operations per ${windowMs} ms exceeded` +
+          (mode === "wait" ? ` (would wait ${Math.ceil(delay)} ms)` : ""),
+        limit: maxOps,
+        requested: cost,
+        usage: Math.ceil(this.#burst - this.#tokens),
+      });
+    }
+    // Reserve now: the debt makes every later operation wait behind this one.
+    this.#tokens -= cost;
+    return this.#clock.sleep(delay);
+  }
+
+  /** Run `run` once the tokens for `operation` are there. */
+  #limited<T>(
+    operation: RateLimitedOperation,
+    path: string,
+    run: () => Promise<T>,
+    bytes = 0,
+  ): Promise<T> {
+    let wait: Promise<void> | undefined;
+    try {
+      wait = this.take(operation, path, bytes);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return wait ? wait.then(run) : run();
+  }
+
+  override lstat(path: string): Promise<Metadata> {
+    return this.#limited("lstat", path, () => super.lstat(path));
+  }
+  override readDir(path: string): Promise<DirEntry[]> {
+    return this.#limited("readDir", path, () => super.readDir(path));
+  }
+  override readFile(path: string): Promise<Uint8Array> {
+    return this.#limited("readFile", path, () => super.readFile(path));
+  }
+  override writeFile(path: string, data: Uint8Array, options?: WriteFileOptions): Promise<void> {
+    return this.#limited(
+      "writeFile",
+      path,
+      () => super.writeFile(path, data, options),
+      data.length,
+    );
+  }
+  override mkdir(path: string, options?: CreateOptions): Promise<void> {
+    return this.#limited("mkdir", path, () => super.mkdir(path, options));
+  }
+  override unlink(path: string): Promise<void> {
+    return this.#limited("unlink", path, () => super.unlink(path));
+  }
+  override rmdir(path: string): Promise<void> {
+    return this.#limited("rmdir", path, () => super.rmdir(path));
+  }
+  override rename(from: string, to: string): Promise<void> {
+    return this.#limited("rename", from, () => super.rename(from, to));
+  }
+  override read(path: string, offset: number, length: number): Promise<Uint8Array> {
+    return this.#limited("read", path, () => super.read(path, offset, length), length);
+  }
+  override truncate(path: string, length: number): Promise<void> {
+    return this.#limited("truncate", path, () => super.truncate(path, length));
+  }
+  override appendFile(path: string, data: Uint8Array, options?: CreateOptions): Promise<void> {
+    return this.#limited(
+      "appendFile",
+      path,
+      () => super.appendFile(path, data, options),
+      data.length,
+    );
+  }
+  override copyFile(from: string, to: string): Promise<void> {
+    return this.#limited("copyFile", from, () => super.copyFile(from, to));
+  }
+  override symlink(
+    target: string,
+    path: string,
+    options?: Omit<CreateOptions, "mode">,
+  ): Promise<void> {
+    return this.#limited("symlink", path, () => super.symlink(target, path, options));
+  }
+  override readLink(path: string): Promise<string> {
+    return this.#limited("readLink", path, () => super.readLink(path));
+  }
+  override link(existing: string, newPath: string): Promise<void> {
+    return this.#limited("link", existing, () => super.link(existing, newPath));
+  }
+  override chmod(path: string, mode: number): Promise<void> {
+    return this.#limited("chmod", path, () => super.chmod(path, mode));
+  }
+  override chown(path: string, uid: number | null, gid: number | null): Promise<void> {
+    return this.#limited("chown", path, () => super.chown(path, uid, gid));
+  }
+  override utime(path: string, atimeMs: number | null, mtimeMs: number | null): Promise<void> {
+    return this.#limited("utime", path, () => super.utime(path, atimeMs, mtimeMs));
+  }
+  override sync(): Promise<void> {
+    return this.#limited("sync", "", () => super.sync());
+  }
+  override fsync(path: string): Promise<void> {
+    return this.#limited("fsync", path, () => super.fsync(path));
+  }
+  override statfs(): Promise<StatFs> {
+    return this.#limited("statfs", "", () => super.statfs());
+  }
+  override statIno(ino: number): Promise<Metadata> {
+    return this.#limited("statIno", `#${ino}`, () => super.statIno(ino));
+  }
+  override inodePath(ino: number): Promise<string> {
+    return this.#limited("inodePath", `#${ino}`, () => super.inodePath(ino));
+  }
+  override getXattr(path: string, name: string): Promise<Uint8Array> {
+    return this.#limited("getXattr", path, () => super.getXattr(path, name));
+  }
+  override setXattr(
+    path: string,
+    name: string,
+    value: Uint8Array,
+    options?: SetXattrOptions,
+  ): Promise<void> {
+    return this.#limited(
+      "setXattr",
+      path,
+      () => super.setXattr(path, name, value, options),
+      value.length,
+    );
+  }
+  override listXattr(path: string): Promise<string[]> {
+    return this.#limited("listXattr", path, () => super.listXattr(path));
+  }
+  override removeXattr(path: string, name: string): Promise<void> {
+    return this.#limited("removeXattr", path, () => super.removeXattr(path, name));
+  }
+  override mknod(
+    path: string,
+    mode: number,
+    rdev: number,
+    options?: Omit<CreateOptions, "mode">,
+  ): Promise<void> {
+    return this.#limited("mknod", path, () => super.mknod(path, mode, rdev, options));
+  }
+  override open(path: string, options: OpenOptions): Promise<FileHandle> {
+    return this.#limited("open", path, async () => {
+      const handle = await super.open(path, options);
+      return new RateLimitHandle(
+        handle,
+        (operation, bytes, run) => this.#limited(operation, handle.path, run, bytes),
+      );
+    });
+  }
+}
+
+/** Charges the limiter for one handle operation, then runs it. */
+type Charge = <T>(
+  operation: RateLimitedOperation,
+  bytes: number,
+  run: () => Promise<T>,
+) => Promise<T>;
+
+/** A handle whose operations (but not `close`) take tokens from its limiter. */
+class RateLimitHandle extends HandleWrapper {
+  readonly #charge: Charge;
+
+  constructor(inner: FileHandle, charge: Charge) {
+    super(inner);
+    this.#charge = charge;
+    if (inner.lock) {
+      this.lock = (mode, wait) => charge("handle.lock", 0, () => inner.lock!(mode, wait));
+    }
+  }
+
+  override read(position: number, length: number): Promise<Uint8Array> {
+    return this.#charge("handle.read", length, () => super.read(position, length));
+  }
+  override write(data: Uint8Array, position: number): Promise<number> {
+    return this.#charge("handle.write", data.length, () => super.write(data, position));
+  }
+  override truncate(length: number): Promise<void> {
+    return this.#charge("handle.truncate", 0, () => super.truncate(length));
+  }
+  override stat(): Promise<Metadata> {
+    return this.#charge("handle.stat", 0, () => super.stat());
+  }
+  override sync(): Promise<void> {
+    return this.#charge("handle.sync", 0, () => super.sync());
+  }
+}
+
+/** The layer of {@linkcode RateLimit}. */
+export class RateLimitLayer implements Layer<Backend, RateLimit> {
+  /** The options each wrapped backend gets. */
+  readonly options: Readonly<RateLimitOptions>;
+
+  /** A layer applying `options`. */
+  constructor(options: RateLimitOptions) {
+    this.options = { ...options };
+  }
+
+  /**
+   * Wrap `inner` in a {@linkcode RateLimit}. Each backend wrapped gets a
+   * bucket of its own.
+   */
+  layer<B extends Backend>(inner: B): RateLimit<B> {
+    return new RateLimit(inner, this.options);
+  }
+}
