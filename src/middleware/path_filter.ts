@@ -212,6 +212,7 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
     return run();
   }
 
+  /** Metadata of an allowed path, or of a directory on the way to one; `EACCES` otherwise. */
   override async lstat(path: string): Promise<Metadata> {
     if (this.isAllowed(path)) return this.inner.lstat(path);
     if (!this.isTraversable(path)) throw this.#denied("stat", path);
@@ -221,30 +222,37 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
     return meta;
   }
 
+  /** The visible entries of an allowed or traversable directory; `EACCES` otherwise. */
   override async readDir(path: string): Promise<DirEntry[]> {
     if (!this.isTraversable(path)) throw this.#denied("readdir", path);
     const entries = await this.inner.readDir(path);
     return entries.filter((entry) => this.#visible(childPath(path, entry.name), entry.type));
   }
 
+  /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override readFile(path: string): Promise<Uint8Array> {
     return this.#guard("open", path, () => super.readFile(path));
   }
+  /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override writeFile(path: string, data: Uint8Array, options?: WriteFileOptions): Promise<void> {
     return this.#guard("open", path, () => super.writeFile(path, data, options));
   }
+  /** Creates an allowed or traversable directory; `EACCES` otherwise. */
   override mkdir(path: string, options?: CreateOptions): Promise<void> {
     if (!this.isTraversable(path)) return Promise.reject(this.#denied("mkdir", path));
     return super.mkdir(path, options);
   }
+  /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override unlink(path: string): Promise<void> {
     return this.#guard("unlink", path, () => super.unlink(path));
   }
+  /** Removes an allowed or traversable directory; `EACCES` otherwise. */
   override rmdir(path: string): Promise<void> {
     if (!this.isTraversable(path)) return Promise.reject(this.#denied("rmdir", path));
     return super.rmdir(path);
   }
 
+  /** Renames when both paths are allowed and no hidden entry would become visible; `EACCES` otherwise. */
   override async rename(from: string, to: string): Promise<void> {
     this.#check("rename", from, to);
     this.#check("rename", to, from);
@@ -275,15 +283,19 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
     return false;
   }
 
+  /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override read(path: string, offset: number, length: number): Promise<Uint8Array> {
     return this.#guard("read", path, () => super.read(path, offset, length));
   }
+  /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override truncate(path: string, length: number): Promise<void> {
     return this.#guard("truncate", path, () => super.truncate(path, length));
   }
+  /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override appendFile(path: string, data: Uint8Array, options?: CreateOptions): Promise<void> {
     return this.#guard("open", path, () => super.appendFile(path, data, options));
   }
+  /** Copies when both paths are allowed; `EACCES` otherwise. */
   override copyFile(from: string, to: string): Promise<void> {
     try {
       this.#check("copyfile", from, to);
@@ -293,6 +305,7 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
     }
     return super.copyFile(from, to);
   }
+  /** Creates the link when its path is allowed and its target leads somewhere visible; `EACCES` otherwise. */
   override symlink(
     target: string,
     path: string,
@@ -309,9 +322,11 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
     }
     return super.symlink(target, path, options);
   }
+  /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override readLink(path: string): Promise<string> {
     return this.#guard("readlink", path, () => super.readLink(path));
   }
+  /** Links when both paths are allowed; `EACCES` otherwise. */
   override link(existing: string, newPath: string): Promise<void> {
     try {
       this.#check("link", existing, newPath);
@@ -321,19 +336,24 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
     }
     return super.link(existing, newPath);
   }
+  /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override chmod(path: string, mode: number): Promise<void> {
     return this.#guard("chmod", path, () => super.chmod(path, mode));
   }
+  /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override chown(path: string, uid: number | null, gid: number | null): Promise<void> {
     return this.#guard("chown", path, () => super.chown(path, uid, gid));
   }
+  /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override utime(path: string, atimeMs: number | null, mtimeMs: number | null): Promise<void> {
     return this.#guard("utime", path, () => super.utime(path, atimeMs, mtimeMs));
   }
+  /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override fsync(path: string): Promise<void> {
     return this.#guard("fsync", path, () => super.fsync(path));
   }
 
+  /** Metadata by inode when the inode's path is visible (or it has none left); `EACCES` otherwise. */
   override async statIno(ino: number): Promise<Metadata> {
     let path: string | undefined;
     try {
@@ -345,20 +365,24 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
     if (path !== undefined) await this.lstat(path);
     return super.statIno(ino);
   }
+  /** The inode's path when it is visible; `EACCES` otherwise. */
   override async inodePath(ino: number): Promise<string> {
     const path = await super.inodePath(ino);
     await this.lstat(path);
     return path;
   }
 
+  /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override open(path: string, options: OpenOptions): Promise<FileHandle> {
     return this.#guard("open", path, () => super.open(path, options));
   }
+  /** Reads an attribute of an allowed path or traversable directory; `EACCES` otherwise. */
   override getXattr(path: string, name: string): Promise<Uint8Array> {
     // Traversable directories answer xattr reads, as `ls -l` asks for ACLs.
     if (!this.isTraversable(path)) return Promise.reject(this.#denied("getxattr", path));
     return this.#xattrRead(path, () => super.getXattr(path, name));
   }
+  /** Lists the attributes of an allowed path or traversable directory; `EACCES` otherwise. */
   override listXattr(path: string): Promise<string[]> {
     if (!this.isTraversable(path)) return Promise.reject(this.#denied("listxattr", path));
     return this.#xattrRead(path, () => super.listXattr(path));
@@ -367,6 +391,7 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
     if (!this.isAllowed(path)) await this.lstat(path);
     return run();
   }
+  /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override setXattr(
     path: string,
     name: string,
@@ -375,9 +400,11 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
   ): Promise<void> {
     return this.#guard("setxattr", path, () => super.setXattr(path, name, value, options));
   }
+  /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override removeXattr(path: string, name: string): Promise<void> {
     return this.#guard("removexattr", path, () => super.removeXattr(path, name));
   }
+  /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override mknod(
     path: string,
     mode: number,

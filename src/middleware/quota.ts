@@ -515,6 +515,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
 
   // ---- core operations ------------------------------------------------------
 
+  /** Checks the limits, forwards, and counts the change. */
   override writeFile(path: string, data: Uint8Array, options?: WriteFileOptions): Promise<void> {
     return this.#exclusive("writefile", path, async () => {
       const before = await this.#stat(path);
@@ -553,6 +554,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     }
   }
 
+  /** Checks the limits, forwards, and counts the change. */
   override mkdir(path: string, options?: CreateOptions): Promise<void> {
     return this.#exclusive("mkdir", path, async () => {
       if (await this.#stat(path)) return this.inner.mkdir(path, options);
@@ -563,6 +565,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     });
   }
 
+  /** Forwards; releases the file's bytes and node when this was its last name and no handle holds it. */
   override unlink(path: string): Promise<void> {
     return this.#exclusive("unlink", path, async () => {
       const before = await this.#stat(path);
@@ -574,6 +577,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     });
   }
 
+  /** Forwards and releases the directory's node. */
   override rmdir(path: string): Promise<void> {
     return this.#exclusive("rmdir", path, async () => {
       const before = await this.#stat(path);
@@ -585,6 +589,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     });
   }
 
+  /** Checks depth and directory entries at the destination, forwards, and releases a replaced entry. */
   override rename(from: string, to: string): Promise<void> {
     return this.#exclusive("rename", from, async () => {
       const source = await this.#stat(from);
@@ -634,6 +639,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
 
   // ---- optional capabilities --------------------------------------------------
 
+  /** Checks the limits, forwards, and counts the change. */
   override truncate(path: string, length: number): Promise<void> {
     // Without the capability the base derives truncate from writeFile, which is counted.
     if (!supports(this.inner, "truncate")) return super.truncate(path, length);
@@ -650,6 +656,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     });
   }
 
+  /** Checks the limits, forwards, and counts the change. */
   override appendFile(path: string, data: Uint8Array, options?: CreateOptions): Promise<void> {
     if (!supports(this.inner, "append")) return super.appendFile(path, data, options);
     const inner = this.inner;
@@ -676,6 +683,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     });
   }
 
+  /** Checks the limits, forwards, and counts the change. */
   override copyFile(from: string, to: string): Promise<void> {
     if (!supports(this.inner, "copy")) return super.copyFile(from, to);
     const inner = this.inner;
@@ -704,6 +712,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     });
   }
 
+  /** Checks the limits, forwards, and counts the change. */
   override symlink(
     target: string,
     path: string,
@@ -719,6 +728,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     });
   }
 
+  /** Checks depth and directory entries; a new name adds no bytes and no node. */
   override link(existing: string, newPath: string): Promise<void> {
     const inner = this.need("hardlinks", "link", existing);
     return this.#exclusive("link", existing, async () => {
@@ -732,6 +742,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     });
   }
 
+  /** Checks the limits, forwards, and counts the change. */
   override mknod(
     path: string,
     mode: number,
@@ -748,6 +759,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     });
   }
 
+  /** Checks the limits, forwards, and counts the change. */
   override setXattr(
     path: string,
     name: string,
@@ -766,6 +778,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     });
   }
 
+  /** Forwards and releases the attribute's bytes. */
   override removeXattr(path: string, name: string): Promise<void> {
     const inner = this.need("xattrs", "removexattr", path);
     return this.#exclusive("removexattr", path, async () => {
@@ -831,6 +844,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
 
   // ---- handles ----------------------------------------------------------------
 
+  /** Opens a handle whose writes and truncation are counted; a created file counts as a node. */
   override open(path: string, options: OpenOptions): Promise<FileHandle> {
     // Without handles the base opens a buffered handle that writes back through
     // this quota's writeFile, where it is counted.
@@ -935,12 +949,15 @@ class QuotaHandle extends HandleWrapper {
     this.#hooks = hooks;
   }
 
+  /** Checks the limits, forwards, and counts the change. */
   override write(data: Uint8Array, position: number): Promise<number> {
     return this.#hooks.write(data, position);
   }
+  /** Checks the limits, forwards, and counts the change. */
   override truncate(length: number): Promise<void> {
     return this.#hooks.truncate(length);
   }
+  /** Checks the limits, forwards, and counts the change. */
   override close(): Promise<void> {
     return this.#hooks.close();
   }

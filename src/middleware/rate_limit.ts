@@ -255,15 +255,19 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
     return wait ? wait.then(run) : run();
   }
 
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override lstat(path: string): Promise<Metadata> {
     return this.#limited("lstat", path, () => super.lstat(path));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override readDir(path: string): Promise<DirEntry[]> {
     return this.#limited("readDir", path, () => super.readDir(path));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override readFile(path: string): Promise<Uint8Array> {
     return this.#limited("readFile", path, () => super.readFile(path));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override writeFile(path: string, data: Uint8Array, options?: WriteFileOptions): Promise<void> {
     return this.#limited(
       "writeFile",
@@ -272,24 +276,31 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
       data.length,
     );
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override mkdir(path: string, options?: CreateOptions): Promise<void> {
     return this.#limited("mkdir", path, () => super.mkdir(path, options));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override unlink(path: string): Promise<void> {
     return this.#limited("unlink", path, () => super.unlink(path));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override rmdir(path: string): Promise<void> {
     return this.#limited("rmdir", path, () => super.rmdir(path));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override rename(from: string, to: string): Promise<void> {
     return this.#limited("rename", from, () => super.rename(from, to));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override read(path: string, offset: number, length: number): Promise<Uint8Array> {
     return this.#limited("read", path, () => super.read(path, offset, length), length);
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override truncate(path: string, length: number): Promise<void> {
     return this.#limited("truncate", path, () => super.truncate(path, length));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override appendFile(path: string, data: Uint8Array, options?: CreateOptions): Promise<void> {
     return this.#limited(
       "appendFile",
@@ -298,9 +309,11 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
       data.length,
     );
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override copyFile(from: string, to: string): Promise<void> {
     return this.#limited("copyFile", from, () => super.copyFile(from, to));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override symlink(
     target: string,
     path: string,
@@ -308,39 +321,51 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
   ): Promise<void> {
     return this.#limited("symlink", path, () => super.symlink(target, path, options));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override readLink(path: string): Promise<string> {
     return this.#limited("readLink", path, () => super.readLink(path));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override link(existing: string, newPath: string): Promise<void> {
     return this.#limited("link", existing, () => super.link(existing, newPath));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override chmod(path: string, mode: number): Promise<void> {
     return this.#limited("chmod", path, () => super.chmod(path, mode));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override chown(path: string, uid: number | null, gid: number | null): Promise<void> {
     return this.#limited("chown", path, () => super.chown(path, uid, gid));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override utime(path: string, atimeMs: number | null, mtimeMs: number | null): Promise<void> {
     return this.#limited("utime", path, () => super.utime(path, atimeMs, mtimeMs));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override sync(): Promise<void> {
     return this.#limited("sync", "", () => super.sync());
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override fsync(path: string): Promise<void> {
     return this.#limited("fsync", path, () => super.fsync(path));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override statfs(): Promise<StatFs> {
     return this.#limited("statfs", "", () => super.statfs());
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override statIno(ino: number): Promise<Metadata> {
     return this.#limited("statIno", `#${ino}`, () => super.statIno(ino));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override inodePath(ino: number): Promise<string> {
     return this.#limited("inodePath", `#${ino}`, () => super.inodePath(ino));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override getXattr(path: string, name: string): Promise<Uint8Array> {
     return this.#limited("getXattr", path, () => super.getXattr(path, name));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override setXattr(
     path: string,
     name: string,
@@ -354,12 +379,15 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
       value.length,
     );
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override listXattr(path: string): Promise<string[]> {
     return this.#limited("listXattr", path, () => super.listXattr(path));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override removeXattr(path: string, name: string): Promise<void> {
     return this.#limited("removeXattr", path, () => super.removeXattr(path, name));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override mknod(
     path: string,
     mode: number,
@@ -368,6 +396,7 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
   ): Promise<void> {
     return this.#limited("mknod", path, () => super.mknod(path, mode, rdev, options));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override open(path: string, options: OpenOptions): Promise<FileHandle> {
     return this.#limited("open", path, async () => {
       const handle = await super.open(path, options);
@@ -398,18 +427,23 @@ class RateLimitHandle extends HandleWrapper {
     }
   }
 
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override read(position: number, length: number): Promise<Uint8Array> {
     return this.#charge("handle.read", length, () => super.read(position, length));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override write(data: Uint8Array, position: number): Promise<number> {
     return this.#charge("handle.write", data.length, () => super.write(data, position));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override truncate(length: number): Promise<void> {
     return this.#charge("handle.truncate", 0, () => super.truncate(length));
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override stat(): Promise<Metadata> {
     return this.#charge("handle.stat", 0, () => super.stat());
   }
+  /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override sync(): Promise<void> {
     return this.#charge("handle.sync", 0, () => super.sync());
   }

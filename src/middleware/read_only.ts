@@ -70,30 +70,39 @@ export class ReadOnly<B extends Backend = Backend> extends Middleware<B> {
     return new ReadOnlyLayer();
   }
 
+  /** Fails with `EROFS`: the storage is read-only. */
   override writeFile(path: string, _data: Uint8Array, _options?: WriteFileOptions): Promise<void> {
     return readOnly("open", path);
   }
+  /** Fails with `EROFS`: the storage is read-only. */
   override mkdir(path: string, _options?: CreateOptions): Promise<void> {
     return readOnly("mkdir", path);
   }
+  /** Fails with `EROFS`: the storage is read-only. */
   override unlink(path: string): Promise<void> {
     return readOnly("unlink", path);
   }
+  /** Fails with `EROFS`: the storage is read-only. */
   override rmdir(path: string): Promise<void> {
     return readOnly("rmdir", path);
   }
+  /** Fails with `EROFS`: the storage is read-only. */
   override rename(from: string, to: string): Promise<void> {
     return readOnly("rename", from, to);
   }
+  /** Fails with `EROFS`: the storage is read-only. */
   override truncate(path: string, _length: number): Promise<void> {
     return readOnly("truncate", path);
   }
+  /** Fails with `EROFS`: the storage is read-only. */
   override appendFile(path: string, _data: Uint8Array, _options?: CreateOptions): Promise<void> {
     return readOnly("open", path);
   }
+  /** Fails with `EROFS`: the storage is read-only. */
   override copyFile(from: string, to: string): Promise<void> {
     return readOnly("copyfile", from, to);
   }
+  /** Fails with `EROFS`: the storage is read-only. */
   override symlink(
     _target: string,
     path: string,
@@ -101,18 +110,23 @@ export class ReadOnly<B extends Backend = Backend> extends Middleware<B> {
   ): Promise<void> {
     return readOnly("symlink", path);
   }
+  /** Fails with `EROFS`: the storage is read-only. */
   override link(existing: string, newPath: string): Promise<void> {
     return readOnly("link", existing, newPath);
   }
+  /** Fails with `EROFS`: the storage is read-only. */
   override chmod(path: string, _mode: number): Promise<void> {
     return readOnly("chmod", path);
   }
+  /** Fails with `EROFS`: the storage is read-only. */
   override chown(path: string, _uid: number | null, _gid: number | null): Promise<void> {
     return readOnly("chown", path);
   }
+  /** Fails with `EROFS`: the storage is read-only. */
   override utime(path: string, _atimeMs: number | null, _mtimeMs: number | null): Promise<void> {
     return readOnly("utime", path);
   }
+  /** Fails with `EROFS`: the storage is read-only. */
   override setXattr(
     path: string,
     _name: string,
@@ -121,9 +135,11 @@ export class ReadOnly<B extends Backend = Backend> extends Middleware<B> {
   ): Promise<void> {
     return readOnly("setxattr", path);
   }
+  /** Fails with `EROFS`: the storage is read-only. */
   override removeXattr(path: string, _name: string): Promise<void> {
     return readOnly("removexattr", path);
   }
+  /** Fails with `EROFS`: the storage is read-only. */
   override mknod(
     path: string,
     _mode: number,
@@ -133,6 +149,7 @@ export class ReadOnly<B extends Backend = Backend> extends Middleware<B> {
     return readOnly("mknod", path);
   }
 
+  /** Opens for reading; `EROFS` for writing, appending, truncating or creating. */
   override async open(path: string, options: OpenOptions): Promise<FileHandle> {
     if (options.write || options.append || options.truncate) return readOnly("open", path);
     if (options.create || options.createNew) {
@@ -158,9 +175,11 @@ export class ReadOnly<B extends Backend = Backend> extends Middleware<B> {
 
 /** A handle that refuses to write, whatever its inner handle allows. */
 class ReadOnlyHandle extends HandleWrapper {
+  /** Fails with `EROFS`: the storage is read-only. */
   override write(_data: Uint8Array, _position: number): Promise<number> {
     return readOnly("write", this.path);
   }
+  /** Fails with `EROFS`: the storage is read-only. */
   override truncate(_length: number): Promise<void> {
     return readOnly("truncate", this.path);
   }

@@ -87,6 +87,7 @@ export class Restrictions<B extends Backend = Backend> extends Middleware<B> {
     }));
   }
 
+  /** Fails with `EPERM` when this feature is denied; forwards otherwise. */
   override symlink(
     target: string,
     path: string,
@@ -96,26 +97,31 @@ export class Restrictions<B extends Backend = Backend> extends Middleware<B> {
     return super.symlink(target, path, options);
   }
 
+  /** Fails with `EPERM` when this feature is denied; forwards otherwise. */
   override link(existing: string, newPath: string): Promise<void> {
     if (this.options.denyHardLinks) return this.#deny("hard links", "link", existing, newPath);
     return super.link(existing, newPath);
   }
 
+  /** Fails with `EPERM` when this feature is denied; forwards otherwise. */
   override chmod(path: string, mode: number): Promise<void> {
     if (this.options.denyPermissions) return this.#deny("permission changes", "chmod", path);
     return super.chmod(path, mode);
   }
 
+  /** Fails with `EPERM` when this feature is denied; forwards otherwise. */
   override chown(path: string, uid: number | null, gid: number | null): Promise<void> {
     if (this.options.denyOwnership) return this.#deny("ownership changes", "chown", path);
     return super.chown(path, uid, gid);
   }
 
+  /** Fails with `EPERM` when this feature is denied; forwards otherwise. */
   override utime(path: string, atimeMs: number | null, mtimeMs: number | null): Promise<void> {
     if (this.options.denyTimes) return this.#deny("time changes", "utime", path);
     return super.utime(path, atimeMs, mtimeMs);
   }
 
+  /** Fails with `EPERM` when this feature is denied; forwards otherwise. */
   override setXattr(
     path: string,
     name: string,
@@ -128,6 +134,7 @@ export class Restrictions<B extends Backend = Backend> extends Middleware<B> {
     return super.setXattr(path, name, value, options);
   }
 
+  /** Fails with `EPERM` when this feature is denied; forwards otherwise. */
   override removeXattr(path: string, name: string): Promise<void> {
     if (this.options.denyXattrWrites) {
       return this.#deny("extended attribute changes", "removexattr", path);
@@ -135,6 +142,7 @@ export class Restrictions<B extends Backend = Backend> extends Middleware<B> {
     return super.removeXattr(path, name);
   }
 
+  /** Fails with `EPERM` when this feature is denied; forwards otherwise. */
   override mknod(
     path: string,
     mode: number,
