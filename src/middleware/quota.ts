@@ -488,9 +488,11 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
 
   /**
    * Commit a content change of the existing file `before` to `size` bytes.
-   * A backend may replace the inode instead of writing in place; that only
-   * matters when other names or open handles keep the old inode, so only
-   * then is the result looked up.
+   * The contract's backends write in place (a write through one hard link
+   * shows through the others), which the check assumed. One that replaced
+   * the inode instead would leave the old one with its other names or open
+   * handles; only then does that matter, so only then is the result looked
+   * up, to keep the count exact even so.
    */
   async #commitContent(path: string, before: Metadata, size: number): Promise<void> {
     if (before.nlink <= 1 && !this.#open.has(before.ino)) {
@@ -508,11 +510,6 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     this.#nodes++;
   }
 
-  /** The growth to check for rewriting `before` with `size` bytes: the old bytes may stay with another name. */
-  #growth(before: Metadata, size: number): number {
-    return before.nlink > 1 || this.#open.has(before.ino) ? size : size - before.size;
-  }
-
   // ---- core operations ------------------------------------------------------
 
   /** Checks the limits, forwards, and counts the change. */
@@ -521,7 +518,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
       const before = await this.#stat(path);
       if (before?.type === "file" && !options?.createNew) {
         this.#checkFileSize("write", path, data.length, before.size);
-        this.#checkBytes("write", path, this.#growth(before, data.length));
+        this.#checkBytes("write", path, data.length - before.size);
         await this.inner.writeFile(path, data, options);
         await this.#commitContent(path, before, data.length);
       } else if (!before && options?.create !== false) {
@@ -650,7 +647,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
         return inner.truncate(path, length);
       }
       this.#checkFileSize("truncate", path, length, before.size);
-      this.#checkBytes("truncate", path, this.#growth(before, length));
+      this.#checkBytes("truncate", path, length - before.size);
       await inner.truncate(path, length);
       await this.#commitContent(path, before, length);
     });
@@ -665,7 +662,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
       if (before?.type === "file") {
         const size = before.size + data.length;
         this.#checkFileSize("write", path, size, before.size);
-        this.#checkBytes("write", path, this.#growth(before, size));
+        this.#checkBytes("write", path, size - before.size);
         await inner.appendFile(path, data, options);
         await this.#commitContent(path, before, size);
       } else if (!before) {
@@ -697,7 +694,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
       if (target) {
         if (target.ino === source.ino) return inner.copyFile(from, to);
         this.#checkFileSize("copyfile", to, source.size, target.size);
-        this.#checkBytes("copyfile", to, this.#growth(target, source.size));
+        this.#checkBytes("copyfile", to, source.size - target.size);
         await inner.copyFile(from, to);
         await this.#commitContent(to, target, source.size);
       } else {

@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import { MemoryBackend } from "../../src/backends/memory.ts";
+import { capabilitiesOf } from "../../src/core/backend.ts";
+import { RateLimit, type RateLimitClock } from "../../src/middleware/rate_limit.ts";
+
+/** A clock that only moves when told to; `sleep` records the wait and moves time by it. */
+class FakeClock implements RateLimitClock {
+  time = 0;
+  sleeps: number[] = [];
+  now(): number {
+    return this.time;
+  }
+  sleep(ms: number): Promise<void> {
+    this.sleeps.push(ms);
+    return Promise.resolve();
+  }
+}
+
+Deno.test("fail mode: a burst beyond the bucket gets EAGAIN with limit and window", async () => {
+  const clock = new FakeClock();
+  const r = new RateLimit(new MemoryBackend(), { maxOps: 10, windowMs: 1000, burst: 3, clock });
+  for (let i = 0; i < 3; i++) await r.lstat("/");
+  await assert.rejects(r.lstat("/"), (e: { code: string; limit: number; message: string }) => {
+    assert.equal(e.code, "EAGAIN");
+    assert.equal(e.limit, 10);
+    assert.match(e.message, /Resource temporarily unavailable/);
+    assert.match(e.message, /10 operations per 1000 ms/);
+    return true;
+  });
+  clock.time += 100; // one token back at 10 per second
+  await r.lstat("/");
+  await assert.rejects(r.lstat("/"), { code: "EAGAIN" });
+  clock.time += 10_000; // refills to the burst, no further
+  assert.equal(r.available(), 3);
+  assert.deepEqual(clock.sleeps, []);
+});
+
+Deno.test("wait mode: operations wait for their tokens, first come first served", async () => {
+  const clock = new FakeClock();
+  const m = new MemoryBackend();
+  const r = new RateLimit(m, { maxOps: 10, windowMs: 1000, burst: 1, mode: "wait", clock });
+  await r.mkdir("/a"); // the one token of the burst
+  const order: string[] = [];
+  await Promise.all([
+    r.mkdir("/b").then(() => order.push("b")),
+    r.mkdir("/c").then(() => order.push("c")),
+  ]);
+  // Each waiter reserved its token: the second waits behind the first.
+  assert.deepEqual(clock.sleeps, [100, 200]);
+  assert.deepEqual(order, ["b", "c"]);
+  assert.deepEqual((await m.readDir("/")).map((e) => e.name), ["a", "b", "c"]);
+});
+
+Deno.test("wait mode with maxWaitMs fails with EAGAIN instead of waiting too long", async () => {
+  const clock = new FakeClock();
+  const r = new RateLimit(new MemoryBackend(), {
+    maxOps: 1,
+    windowMs: 1000,
+    mode: "wait",
+    maxWaitMs: 500,
+    clock,
+  });
+  await r.lstat("/");
+  await assert.rejects(r.lstat("/"), { code: "EAGAIN" });
+  clock.time += 600; // now only 400 ms short
+  await r.lstat("/");
+  assert.equal(clock.sleeps.length, 1);
+  assert.ok(Math.abs(clock.sleeps[0] - 400) < 1e-6);
+});
+
+Deno.test("costs: per-operation table and a function weighing bytes", async () => {
+  const clock = new FakeClock();
+  const r = new RateLimit(new MemoryBackend(), {
+    maxOps: 10,
+    burst: 10,
+    costs: { lstat: 0, readDir: 5 },
+    clock,
+  });
+  for (let i = 0; i < 100; i++) await r.lstat("/"); // free
+  await r.readDir("/");
+  await r.readDir("/");
+  await assert.rejects(r.readDir("/"), (e: { code: string; requested: number }) => {
+    assert.equal(e.code, "EAGAIN");
+    assert.equal(e.requested, 5);
+    return true;
+  });
+
+  const perKiB = new RateLimit(new MemoryBackend(), {
+    maxOps: 4,
+    costs: (_op, bytes) => Math.max(1, Math.ceil(bytes / 1024)),
+    clock,
+  });
+  await perKiB.writeFile("/a", new Uint8Array(3 * 1024)); // 3 tokens
+  await perKiB.lstat("/a"); // 1 token
+  await assert.rejects(perKiB.writeFile("/b", new Uint8Array(1)), { code: "EAGAIN" });
+});
+
+Deno.test("handle reads and writes are charged, closing is free", async () => {
+  const clock = new FakeClock();
+  const r = new RateLimit(new MemoryBackend(), { maxOps: 3, clock });
+  const h = await r.open("/f", { write: true, read: true, create: true }); // 1
+  await h.write(new Uint8Array([1]), 0); // 2
+  await h.read(0, 1); // 3
+  await assert.rejects(h.write(new Uint8Array([1]), 0), { code: "EAGAIN" });
+  await h.close();
+});
+
+Deno.test("bad options are rejected with EINVAL", () => {
+  const m = new MemoryBackend();
+  for (
+    const options of [
+      { maxOps: 0 },
+      { maxOps: 1, windowMs: -1 },
+      { maxOps: 1, burst: 0 },
+      { maxOps: 1, mode: "later" as "wait" },
+    ]
+  ) {
+    assert.throws(() => new RateLimit(m, options), { code: "EINVAL" });
+  }
+});
+
+Deno.test("the rate limit keeps the wrapped backend's capabilities", () => {
+  const m = new MemoryBackend();
+  const r = m.layer(RateLimit.layer({ maxOps: 5 }));
+  assert.deepEqual([...r.capabilities].sort(), [...capabilitiesOf(m)].sort());
+});
+
+Deno.test("wait mode on the real clock completes a burst beyond the bucket", async () => {
+  const r = new RateLimit(new MemoryBackend(), { maxOps: 1000, burst: 1, mode: "wait" });
+  await Promise.all(Array.from({ length: 5 }, () => r.lstat("/")));
+  assert.ok(r.available() <= 1);
+});
