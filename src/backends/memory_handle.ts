@@ -196,9 +196,11 @@ export class MemoryFileHandle implements FileHandle {
   }
 
   /**
-   * Take a whole-file advisory lock. As with Linux `flock`, converting a
-   * held lock first releases it: a conversion that cannot be granted at once
-   * fails with `EAGAIN` (or waits) *without* the old lock.
+   * Take a whole-file advisory lock. As with Linux `flock`, upgrading a
+   * shared lock first releases it: an upgrade that cannot be granted at
+   * once fails with `EAGAIN` (or waits) *without* the shared lock, and
+   * requests that were already waiting go first. A downgrade always
+   * succeeds at once.
    */
   lock(mode: LockMode, wait: boolean): Promise<void> {
     let node: Inode;
@@ -213,14 +215,24 @@ export class MemoryFileHandle implements FileHandle {
     const lock = node.lock ??= new FileLock();
     const held = lock.holders.get(this);
     if (held === mode) return Promise.resolve();
-    if (held !== undefined) lock.holders.delete(this);
-    if (!lock.conflicts(this, mode)) {
+    if (held === "exclusive") {
+      // A downgrade cannot conflict: grant it at once, then let shared
+      // waiters join.
       lock.holders.set(this, mode);
-      // A downgrade may let shared waiters in.
-      if (held !== undefined) lock.wake();
+      lock.wake();
       return Promise.resolve();
     }
-    if (held !== undefined) lock.wake();
+    if (held !== undefined) {
+      // An upgrade releases the shared lock first and lets older waiters
+      // in before it is tried, so two holders upgrading at once cannot
+      // deadlock: one of them gets the lock, the other waits (or fails).
+      lock.holders.delete(this);
+      lock.wake();
+    }
+    if (!lock.conflicts(this, mode)) {
+      lock.holders.set(this, mode);
+      return Promise.resolve();
+    }
     if (!wait) return Promise.reject(fsError("EAGAIN", "flock", this.path));
     return new Promise((resolve, reject) => {
       lock.waiters.push({ handle: this, mode, resolve, reject });
