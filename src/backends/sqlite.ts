@@ -1,0 +1,1830 @@
+/**
+ * {@linkcode SqliteBackend}: a whole file system in one portable SQLite
+ * file, on Deno's built-in `node:sqlite`.
+ *
+ * @module
+ */
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import {
+  type Backend,
+  type Capability,
+  type CreateOptions,
+  type FileHandle,
+  type FsAppend,
+  type FsCopy,
+  type FsHandles,
+  type FsHardlinks,
+  type FsInodes,
+  type FsOwnership,
+  type FsPermissions,
+  type FsRanges,
+  type FsSpecial,
+  type FsStats,
+  type FsSymlinks,
+  type FsSync,
+  type FsTimes,
+  type FsTruncate,
+  type FsXattrs,
+  Layerable,
+  type OpenOptions,
+  type SetXattrOptions,
+  type WriteFileOptions,
+} from "../core/backend.ts";
+import type { ErrorCode } from "../core/errno.ts";
+import { FsError, fsError } from "../core/errors.ts";
+import { checkName, checkPath, isWithin, NAME_MAX, PATH_MAX, utf8Length } from "../core/path.ts";
+import {
+  type DirEntry,
+  type FileType,
+  fileTypeOfMode,
+  type Metadata,
+  S_IFDIR,
+  S_IFLNK,
+  S_IFMT,
+  S_IFREG,
+  type StatFs,
+} from "../core/types.ts";
+import { type HandleHost, LockTable, SqliteFileHandle } from "./sqlite_handle.ts";
+import {
+  CHUNK_SIZE,
+  inspectSchema,
+  migrate,
+  ROOT_INO,
+  SCHEMA_VERSION,
+  storedChunkSize,
+} from "./sqlite_schema.ts";
+
+/** Options of {@linkcode SqliteBackend.open}. */
+export interface SqliteBackendOptions {
+  /**
+   * How long (ms) to wait for another connection's write lock before an
+   * operation fails with `EBUSY`. Default 5000. The wait blocks the calling
+   * thread: `node:sqlite` is synchronous.
+   */
+  busyTimeoutMs?: number;
+  /**
+   * When an operation becomes durable against power loss or an OS crash:
+   *
+   * - `"sync"` (default): every operation is atomic and survives a crash of
+   *   the process as soon as it returns; it survives power loss once a
+   *   later `sync`, `fsync` or handle `sync` has returned. This is SQLite's
+   *   `synchronous=NORMAL` in WAL mode, plus a synced commit for each
+   *   `sync`/`fsync`.
+   * - `"always"`: every operation is durable against power loss when it
+   *   returns (`synchronous=FULL`): one disk flush per operation, much
+   *   slower for many small writes.
+   */
+  durability?: "sync" | "always";
+  /** Open read-only: every change fails with `EROFS`. The file must exist. */
+  readOnly?: boolean;
+  /** Create the database file when it is missing (default `true`). */
+  create?: boolean;
+  /**
+   * Owner of new nodes (and of the root of a new database) when an operation
+   * names none. Default: the process's user id when Deno may read it without
+   * prompting (`--allow-sys=uid`), else 0.
+   */
+  uid?: number;
+  /** Group of new nodes, likewise (`--allow-sys=gid`, else 0). */
+  gid?: number;
+}
+
+/** Options of {@linkcode SqliteBackend.memory}. */
+export interface SqliteMemoryOptions {
+  /**
+   * Owner of new nodes (and of the root of a new database) when an operation
+   * names none. Default: the process's user id when Deno may read it without
+   * prompting (`--allow-sys=uid`), else 0.
+   */
+  uid?: number;
+  /** Group of new nodes, likewise (`--allow-sys=gid`, else 0). */
+  gid?: number;
+}
+
+/** One row of the `inodes` table. */
+interface InodeRow {
+  ino: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  size: number;
+  atime: number;
+  mtime: number;
+  ctime: number;
+  btime: number;
+  rdev: number;
+  target: string | null;
+}
+
+/** What resolving a name finds: the inode and its mode. */
+interface Found {
+  ino: number;
+  mode: number;
+}
+
+/** Largest xattr value in bytes (Linux `XATTR_SIZE_MAX`). */
+const XATTR_SIZE_MAX = 65536;
+/** Longest xattr name in bytes (Linux `XATTR_NAME_MAX`). */
+const XATTR_NAME_MAX = 255;
+/** Longest symlink target in bytes (Linux: `PATH_MAX` - 1). */
+const MAX_TARGET = PATH_MAX - 1;
+/** What `statfs` reports as available: there is no limit of its own. */
+const UNLIMITED = Number.MAX_SAFE_INTEGER;
+/** Size of a directory entry as tmpfs counts it in a directory's `size`. */
+const DIRENT_SIZE = 20;
+/** Most names a single inode may have (ext4's limit). */
+const LINK_MAX = 65000;
+
+let clockAnchor = performance.timeOrigin;
+
+/**
+ * Now, in ms since the epoch, with sub-millisecond precision so that two
+ * operations in a row get different times (make-like tools compare mtimes),
+ * re-anchored to the wall clock whenever the monotonic clock drifts from it.
+ */
+function now(): number {
+  const precise = clockAnchor + performance.now();
+  const wall = Date.now();
+  if (precise >= wall - 1 && precise <= wall + 2) return precise;
+  clockAnchor = wall - performance.now();
+  return wall;
+}
+
+/** SQLite's own error texts (node:sqlite exposes no result code) and what they mean. */
+const SQLITE_MESSAGES: readonly [string, ErrorCode, string][] = [
+  ["database is locked", "EBUSY", "another connection holds the database lock"],
+  ["database table is locked", "EBUSY", "another statement holds a table lock"],
+  ["readonly database", "EROFS", "the database is read-only"],
+  ["database or disk is full", "ENOSPC", "the disk holding the database is full"],
+  ["malformed", "EIO", "the database file is corrupt"],
+  ["not a database", "EINVAL", "the file is not a SQLite database"],
+  ["unable to open database file", "ENOENT", "SQLite cannot open the database file"],
+  ["disk I/O error", "EIO", "SQLite reported an I/O error"],
+];
+
+/** Turn an exception from node:sqlite (or ours) into a member of the error family. */
+function sqliteError(error: unknown, operation: string, path: string, dest?: string): FsError {
+  if (error instanceof FsError) return error;
+  if (error instanceof Deno.errors.NotCapable) {
+    return fsError("EACCES", operation, path, { dest, reason: error.message, cause: error });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  for (const [text, code, reason] of SQLITE_MESSAGES) {
+    if (message.includes(text)) {
+      return fsError(code, operation, path, {
+        dest,
+        reason: `${reason} (${message})`,
+        cause: error,
+      });
+    }
+  }
+  return fsError("EIO", operation, path, { dest, reason: message, cause: error });
+}
+
+function typeOf(mode: number): FileType {
+  return fileTypeOfMode(mode) ?? "file";
+}
+
+/** The error for looking up a name that is not there (as MemoryBackend words it). */
+function missing(name: string, operation: string, path: string, dest?: string): FsError {
+  if (name.includes("\0")) {
+    return fsError("EINVAL", operation, path.replaceAll("\0", "\\0"), {
+      dest,
+      reason: "path contains a NUL byte",
+    });
+  }
+  if (name.length > NAME_MAX / 4 && utf8Length(name) > NAME_MAX) {
+    return fsError("ENAMETOOLONG", operation, path, { dest });
+  }
+  return fsError("ENOENT", operation, path, { dest });
+}
+
+/**
+ * Reject what content operations cannot apply to: a directory (`EISDIR`),
+ * a symlink (`ELOOP`, as `open` with `O_NOFOLLOW`: backends never follow
+ * links) and special files (`ENXIO`: there is no device or peer behind them).
+ */
+function requireFile(mode: number, operation: string, path: string, dest?: string): void {
+  const type = typeOf(mode);
+  if (type === "file") return;
+  if (type === "dir") throw fsError("EISDIR", operation, path, { dest });
+  if (type === "symlink") {
+    throw fsError("ELOOP", operation, path, {
+      dest,
+      reason: "the path names a symbolic link, which a backend does not follow",
+    });
+  }
+  throw fsError("ENXIO", operation, path, {
+    dest,
+    reason: `a ${type} has no content in a SqliteBackend`,
+  });
+}
+
+/** Largest valid uid/gid (`(uid_t)-1` means "unchanged" in C, so it is not an id). */
+const MAX_ID = 0xfffffffe;
+
+function isId(value: unknown): value is number {
+  return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_ID;
+}
+
+function badLength(value: number): boolean {
+  return !Number.isSafeInteger(value) || value < 0;
+}
+
+function isDir(mode: number): boolean {
+  return (mode & S_IFMT) === S_IFDIR;
+}
+
+function isRegular(mode: number): boolean {
+  return (mode & S_IFMT) === S_IFREG;
+}
+
+/**
+ * The process's user or group id when Deno may read it without prompting
+ * (`--allow-sys=uid`/`gid`), else 0 — the same default as MemoryBackend.
+ */
+function defaultId(kind: "uid" | "gid"): number {
+  try {
+    if (Deno.permissions.querySync({ name: "sys", kind }).state !== "granted") return 0;
+    return (kind === "uid" ? Deno.uid() : Deno.gid()) ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** A random positive 48-bit integer identifying this backend among the database's users. */
+function newSessionId(): number {
+  const words = crypto.getRandomValues(new Uint32Array(2));
+  return (words[0] & 0xffff) * 2 ** 32 + words[1] + 1;
+}
+
+/**
+ * A file system in a single SQLite file (or in memory), on `node:sqlite`,
+ * which is built into Deno: no FFI, no download, no native add-on.
+ *
+ * Inodes, directory entries, file content (in chunks of 64 KiB, so reads,
+ * positional writes and truncation touch only the chunks they need — a
+ * 1 GiB file is never loaded whole unless you `readFile` it) and extended
+ * attributes live in tables; every operation, however many rows it
+ * changes, is one transaction, so a crash never leaves half of a rename,
+ * unlink or write behind. The database runs in WAL mode; see
+ * {@linkcode SqliteBackendOptions.durability} for when a change becomes
+ * durable against power loss (`sync`/`fsync` always make it so).
+ *
+ * Several processes may use one database at once: each operation waits up
+ * to `busyTimeoutMs` for another's write lock and then fails with `EBUSY`
+ * instead of corrupting anything. An unlinked file stays readable through
+ * handles that are open on it — in any process that uses this class — and
+ * its space is reclaimed when the last one closes; after a crash, such
+ * leftovers are removed by the next backend that opens the database while
+ * no other process has it open.
+ *
+ * Reads never write: access times change only through `utime` (as with the
+ * `noatime` mount option), so reading stays cheap and works on a read-only
+ * database.
+ *
+ * Capabilities: every optional one — ranges, truncate, append, copy,
+ * symlinks, hardlinks, permissions, ownership, times, sync, statfs, inodes,
+ * handles, locks (advisory `flock` locks between the handles of this
+ * process; other processes do not see them), xattrs and special files.
+ *
+ * Always call {@linkcode SqliteBackend.close} (or use `using`) when done:
+ * it releases the database and closes open handles.
+ *
+ * @example A drive in a file (needs `--allow-read` and `--allow-write` on the file)
+ * ```ts ignore
+ * import { FileStorage, SqliteBackend } from "@anyfs/anyfs";
+ *
+ * using backend = SqliteBackend.open("./drive.anyfs");
+ * const fs = new FileStorage(backend);
+ * await fs.writeTextFile("/hello.txt", "Hello from SQLite!");
+ * console.log(await fs.readTextFile("/hello.txt"));
+ * ```
+ *
+ * @example In memory, for tests (no permissions needed)
+ * ```ts
+ * import { SqliteBackend } from "@anyfs/anyfs";
+ *
+ * const backend = SqliteBackend.memory();
+ * await backend.writeFile("/a.txt", new TextEncoder().encode("hi"));
+ * console.log((await backend.lstat("/a.txt")).size); // 2
+ * backend.close();
+ * ```
+ */
+export class SqliteBackend extends Layerable
+  implements
+    Backend,
+    FsRanges,
+    FsTruncate,
+    FsAppend,
+    FsCopy,
+    FsSymlinks,
+    FsHardlinks,
+    FsPermissions,
+    FsOwnership,
+    FsTimes,
+    FsSync,
+    FsStats,
+    FsInodes,
+    FsHandles,
+    FsXattrs,
+    FsSpecial,
+    Disposable {
+  /** Every optional capability. */
+  readonly capabilities: ReadonlySet<Capability> = new Set<Capability>([
+    "ranges",
+    "truncate",
+    "append",
+    "copy",
+    "symlinks",
+    "hardlinks",
+    "permissions",
+    "ownership",
+    "times",
+    "sync",
+    "statfs",
+    "inodes",
+    "handles",
+    "locks",
+    "xattrs",
+    "special",
+  ]);
+  /** The database file, or `":memory:"`. */
+  readonly location: string;
+
+  #db: DatabaseSync;
+  #statements = new Map<string, StatementSync>();
+  #shared: boolean;
+  #readOnly: boolean;
+  #fullSync: boolean;
+  #busyTimeoutMs: number;
+  #uid: number;
+  #gid: number;
+  #session: number;
+  #closed = false;
+  /** Open handles of this backend per inode. */
+  #opens = new Map<number, number>();
+  #handles = new Set<SqliteFileHandle>();
+  #locks = new LockTable();
+  #host: HandleHost;
+
+  private constructor(
+    db: DatabaseSync,
+    location: string,
+    settings: {
+      shared: boolean;
+      readOnly: boolean;
+      fullSync: boolean;
+      busyTimeoutMs: number;
+      uid: number;
+      gid: number;
+    },
+  ) {
+    super();
+    this.#db = db;
+    this.location = location;
+    this.#shared = settings.shared;
+    this.#readOnly = settings.readOnly;
+    this.#fullSync = settings.fullSync;
+    this.#busyTimeoutMs = settings.busyTimeoutMs;
+    this.#uid = settings.uid;
+    this.#gid = settings.gid;
+    this.#session = newSessionId();
+    this.#host = {
+      read: (ino, position, length, path) =>
+        this.#read("read", path, () => {
+          const row = this.#inodeForHandle(ino, "read", path);
+          if (isDir(row.mode)) throw fsError("EISDIR", "read", path);
+          return this.#readRange(ino, row.size, position, length);
+        }),
+      write: (ino, data, position, path) => this.#handleWrite(ino, data, position, path),
+      truncate: (ino, length, path) =>
+        this.#write("ftruncate", path, () => {
+          const row = this.#inodeForHandle(ino, "ftruncate", path);
+          if (row.size !== length) {
+            this.#resize(ino, row.size, length);
+            this.#touchModified(ino, length);
+          }
+        }),
+      stat: (ino, path) =>
+        this.#read("fstat", path, () => this.#metadata(this.#inodeForHandle(ino, "fstat", path))),
+      sync: (path) => this.#durable("fsync", path),
+      release: (ino) => this.#release(ino),
+      locks: this.#locks,
+    };
+  }
+
+  /**
+   * Open (or create) the database file at `path`.
+   *
+   * Needs `--allow-read` and, unless `readOnly`, `--allow-write` for
+   * `path` (SQLite's `-wal` and `-shm` files next to it need no flags of
+   * their own, but the directory must be writable by the OS user).
+   *
+   * Fails with `EACCES` naming the missing flag, `ENOENT` when the file is
+   * missing and `create` is false (or `readOnly`), `EINVAL` when the file is
+   * not an AnyFS database, `ENOTSUP` when it was written by a newer AnyFS,
+   * and `EBUSY` when another process holds it locked past `busyTimeoutMs`.
+   *
+   * @example
+   * ```ts ignore
+   * import { SqliteBackend } from "@anyfs/anyfs";
+   * using backend = SqliteBackend.open("./data.anyfs", { busyTimeoutMs: 10_000 });
+   * ```
+   */
+  static open(path: string | URL, options: SqliteBackendOptions = {}): SqliteBackend {
+    const file = path instanceof URL ? decodeURIComponent(path.pathname) : path;
+    if (file === ":memory:") return SqliteBackend.memory(options);
+    if (typeof file !== "string" || file === "" || file.includes("\0")) {
+      throw fsError("EINVAL", "open", String(file), { reason: "bad database path" });
+    }
+    const readOnly = options.readOnly === true;
+    checkPermissions(file, readOnly);
+    let exists = true;
+    try {
+      Deno.statSync(file);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw sqliteError(e, "open", file);
+      exists = false;
+    }
+    if (!exists && (readOnly || options.create === false)) {
+      throw fsError("ENOENT", "open", file, { reason: "the database file does not exist" });
+    }
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
+    if (!Number.isSafeInteger(busyTimeoutMs) || busyTimeoutMs < 0) {
+      throw fsError("EINVAL", "open", file, { reason: `bad busyTimeoutMs ${busyTimeoutMs}` });
+    }
+    const { uid, gid } = owner(options, file);
+    if (!readOnly) cleanUpAlone(file, { uid, gid });
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(file, { readOnly, timeout: busyTimeoutMs });
+    } catch (e) {
+      throw sqliteError(e, "open", file);
+    }
+    try {
+      refuseForeign(db, file);
+      const fullSync = options.durability === "always";
+      if (!readOnly) {
+        db.exec("PRAGMA journal_mode = WAL");
+        // A long sequential write may grow the WAL; give the space back
+        // after each checkpoint instead of keeping the high-water mark.
+        db.exec("PRAGMA journal_size_limit = 67108864");
+      }
+      db.exec(`PRAGMA synchronous = ${fullSync ? "FULL" : "NORMAL"}`);
+      db.exec("PRAGMA cache_size = -16384");
+      prepareSchema(db, file, readOnly, { uid, gid });
+      return new SqliteBackend(db, file, {
+        shared: true,
+        readOnly,
+        fullSync,
+        busyTimeoutMs,
+        uid,
+        gid,
+      });
+    } catch (e) {
+      db.close();
+      throw sqliteError(e, "open", file);
+    }
+  }
+
+  /**
+   * A backend in a private in-memory SQLite database: no permissions, no
+   * file, gone when closed. Same code paths as a file database, so it is
+   * the quick way to test against SqliteBackend semantics.
+   */
+  static memory(options: SqliteMemoryOptions = {}): SqliteBackend {
+    const { uid, gid } = owner(options, ":memory:");
+    const db = new DatabaseSync(":memory:");
+    prepareSchema(db, ":memory:", false, { uid, gid });
+    return new SqliteBackend(db, ":memory:", {
+      shared: false,
+      readOnly: false,
+      fullSync: false,
+      busyTimeoutMs: 0,
+      uid,
+      gid,
+    });
+  }
+
+  /** Whether {@linkcode SqliteBackend.close} has been called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /**
+   * Close every open handle and the database. Unlinked files that only this
+   * backend's handles kept alive are removed. Idempotent.
+   */
+  close(): void {
+    if (this.#closed) return;
+    for (const handle of [...this.#handles]) handle.closeNow();
+    this.#closed = true;
+    this.#statements.clear();
+    this.#db.close();
+  }
+
+  /** Same as {@linkcode SqliteBackend.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  #q(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (statement === undefined) {
+      statement = this.#db.prepare(sql);
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  #checkUsable(operation: string, path: string): void {
+    if (this.#closed) {
+      throw fsError("EBADF", operation, path, { reason: "the SqliteBackend is closed" });
+    }
+  }
+
+  /**
+   * Run `body` in one write transaction. `BEGIN IMMEDIATE` takes the write
+   * lock up front, so a transaction never fails half-way for want of it:
+   * either it waits (busy timeout) and gets it, or nothing was done.
+   */
+  #write<T>(operation: string, path: string, body: () => T, dest?: string): T {
+    this.#checkUsable(operation, path);
+    if (this.#readOnly) {
+      throw fsError("EROFS", operation, path, { dest, reason: "the database is open read-only" });
+    }
+    try {
+      this.#q("BEGIN IMMEDIATE").run();
+    } catch (e) {
+      throw this.#busy(e, operation, path, dest);
+    }
+    try {
+      const result = body();
+      this.#q("COMMIT").run();
+      return result;
+    } catch (e) {
+      if (this.#db.isTransaction) this.#q("ROLLBACK").run();
+      throw sqliteError(e, operation, path, dest);
+    }
+  }
+
+  /**
+   * Run `body` as one consistent read. A file database may be changed by
+   * other processes between statements, so reads take a snapshot; a private
+   * in-memory database cannot change under a synchronous body.
+   */
+  #read<T>(operation: string, path: string, body: () => T): T {
+    this.#checkUsable(operation, path);
+    if (!this.#shared) {
+      try {
+        return body();
+      } catch (e) {
+        throw sqliteError(e, operation, path);
+      }
+    }
+    try {
+      this.#q("BEGIN").run();
+    } catch (e) {
+      throw this.#busy(e, operation, path);
+    }
+    try {
+      return body();
+    } catch (e) {
+      throw sqliteError(e, operation, path);
+    } finally {
+      if (this.#db.isTransaction) this.#q("COMMIT").run();
+    }
+  }
+
+  #busy(error: unknown, operation: string, path: string, dest?: string): FsError {
+    const e = sqliteError(error, operation, path, dest);
+    if (e.code !== "EBUSY") return e;
+    return fsError("EBUSY", operation, path, {
+      dest,
+      reason: `another process held the database lock for more than ${this.#busyTimeoutMs} ms`,
+      cause: error,
+    });
+  }
+
+  /**
+   * Make every committed change durable. In `"sync"` durability commits are
+   * written to the WAL without a disk flush; one commit made with
+   * `synchronous=FULL` flushes the WAL file, and with it every earlier
+   * commit. (A checkpoint would not do: it may be unable to run while other
+   * connections read.)
+   */
+  #durable(operation: string, path: string): void {
+    this.#checkUsable(operation, path);
+    if (!this.#shared || this.#readOnly || this.#fullSync) return;
+    try {
+      this.#q("PRAGMA synchronous = FULL").run();
+      this.#write(operation, path, () => {
+        this.#q("UPDATE meta SET value = value + 1 WHERE key = 'sync_generation'").run();
+      });
+    } finally {
+      this.#q("PRAGMA synchronous = NORMAL").run();
+    }
+  }
+
+  // -------------------------------------------------------------- resolution
+
+  /** The components of `path` (`[]` for the root); `EINVAL` unless it is absolute. */
+  #components(path: string, operation: string, errorPath = path, dest?: string): string[] {
+    if (typeof path !== "string" || path.charCodeAt(0) !== 47 /* / */) {
+      throw fsError("EINVAL", operation, String(errorPath), {
+        dest,
+        reason: "backend paths are absolute and canonical",
+      });
+    }
+    if (path.length >= PATH_MAX / 4) checkPath(path, operation);
+    return path === "/" ? [] : path.slice(1).split("/");
+  }
+
+  #lookup(parent: number, name: string): Found | undefined {
+    return this.#q(
+      "SELECT e.ino AS ino, i.mode AS mode FROM entries e JOIN inodes i ON i.ino = e.ino WHERE e.parent = ? AND e.name = ?",
+    ).get(parent, name) as Found | undefined;
+  }
+
+  /** The directory holding the last component, walking every component before it. */
+  #resolveParent(parts: string[], operation: string, errorPath: string, dest?: string): number {
+    let ino = ROOT_INO;
+    for (let i = 0; i < parts.length - 1; i++) {
+      const found = this.#lookup(ino, parts[i]);
+      if (found === undefined) throw missing(parts[i], operation, errorPath, dest);
+      if (!isDir(found.mode)) throw fsError("ENOTDIR", operation, errorPath, { dest });
+      ino = found.ino;
+    }
+    return ino;
+  }
+
+  /** The entry at `path`, or `ENOENT`/`ENOTDIR`. */
+  #resolve(path: string, operation: string, errorPath = path, dest?: string): Found {
+    const parts = this.#components(path, operation, errorPath, dest);
+    if (parts.length === 0) return { ino: ROOT_INO, mode: S_IFDIR };
+    const parent = this.#resolveParent(parts, operation, errorPath, dest);
+    const name = parts[parts.length - 1];
+    const found = this.#lookup(parent, name);
+    if (found === undefined) throw missing(name, operation, errorPath, dest);
+    return found;
+  }
+
+  /**
+   * Parent directory and name of a path that is about to be created or
+   * replaced, and what is there now. The root has no parent: callers check
+   * for `"/"` first.
+   */
+  #resolveSlot(
+    path: string,
+    operation: string,
+    errorPath = path,
+    dest?: string,
+  ): { parent: number; name: string; existing: Found | undefined } {
+    const parts = this.#components(path, operation, errorPath, dest);
+    const parent = this.#resolveParent(parts, operation, errorPath, dest);
+    const name = parts[parts.length - 1];
+    return { parent, name, existing: this.#lookup(parent, name) };
+  }
+
+  #inode(ino: number): InodeRow | undefined {
+    return this.#q("SELECT * FROM inodes WHERE ino = ?").get(ino) as InodeRow | undefined;
+  }
+
+  #inodeAt(path: string, operation: string): InodeRow {
+    const found = this.#resolve(path, operation);
+    return this.#inode(found.ino)!;
+  }
+
+  #inodeForHandle(ino: number, operation: string, path: string): InodeRow {
+    const row = this.#inode(ino);
+    if (row === undefined) {
+      throw fsError("ENOENT", operation, path, {
+        reason: "the file was removed by a process that did not know it was open",
+      });
+    }
+    return row;
+  }
+
+  #metadata(row: InodeRow): Metadata {
+    const type = typeOf(row.mode);
+    let size = row.size;
+    if (type === "dir") {
+      const n = this.#q("SELECT count(*) AS n FROM entries WHERE parent = ?").get(row.ino) as {
+        n: number;
+      };
+      size = (2 + n.n) * DIRENT_SIZE;
+    }
+    return {
+      type,
+      ino: row.ino,
+      mode: row.mode,
+      nlink: row.nlink,
+      uid: row.uid,
+      gid: row.gid,
+      size,
+      blocks: type === "dir" ? 0 : Math.ceil(size / 512),
+      rdev: row.rdev,
+      atimeMs: row.atime,
+      mtimeMs: row.mtime,
+      ctimeMs: row.ctime,
+      birthtimeMs: row.btime,
+    };
+  }
+
+  // ------------------------------------------------------------- node changes
+
+  /** Insert a node named `name` in directory `parent`; returns its inode number. */
+  #createNode(
+    parent: number,
+    name: string,
+    mode: number,
+    options: { uid?: number; gid?: number } | undefined,
+    rdev: number,
+    target: string | null,
+    size: number,
+    operation: string,
+    path: string,
+  ): number {
+    const uid = options?.uid ?? this.#uid;
+    const gid = options?.gid ?? this.#gid;
+    if (!isId(uid) || !isId(gid)) {
+      throw fsError("EINVAL", operation, path, { reason: `bad owner ${uid}:${gid}` });
+    }
+    const time = now();
+    const dir = isDir(mode);
+    const result = this.#q(
+      `INSERT INTO inodes (mode, uid, gid, nlink, size, atime, mtime, ctime, btime, rdev, target)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      mode,
+      uid,
+      gid,
+      dir ? 2 : 1,
+      size,
+      time,
+      time,
+      time,
+      time,
+      rdev,
+      target,
+    );
+    const ino = Number(result.lastInsertRowid);
+    this.#q("INSERT INTO entries (parent, name, ino) VALUES (?, ?, ?)").run(parent, name, ino);
+    this.#touchDir(parent, time, dir ? 1 : 0);
+    return ino;
+  }
+
+  /** A directory's entries changed: new mtime and ctime, and `nlinkDelta` subdirectories. */
+  #touchDir(ino: number, time: number, nlinkDelta: number): void {
+    this.#q("UPDATE inodes SET mtime = ?, ctime = ?, nlink = nlink + ? WHERE ino = ?").run(
+      time,
+      time,
+      nlinkDelta,
+      ino,
+    );
+  }
+
+  #touchModified(ino: number, size: number): void {
+    const t = now();
+    this.#q("UPDATE inodes SET size = ?, mtime = ?, ctime = ? WHERE ino = ?").run(size, t, t, ino);
+  }
+
+  #touchChanged(ino: number, time: number): void {
+    this.#q("UPDATE inodes SET ctime = ? WHERE ino = ?").run(time, ino);
+  }
+
+  /**
+   * One name of `target` is gone: drop its link count (a directory's to 0)
+   * and free it when no name and no open handle is left.
+   */
+  #dropLink(target: Found, time: number): void {
+    if (isDir(target.mode)) {
+      this.#q("UPDATE inodes SET nlink = 0, ctime = ? WHERE ino = ?").run(time, target.ino);
+    } else {
+      this.#q("UPDATE inodes SET nlink = nlink - 1, ctime = ? WHERE ino = ?").run(
+        time,
+        target.ino,
+      );
+    }
+    const row = this.#q("SELECT nlink FROM inodes WHERE ino = ?").get(target.ino) as {
+      nlink: number;
+    };
+    if (row.nlink <= 0) this.#reap(target.ino);
+  }
+
+  /** Whether an open handle anywhere (this backend, or another that registered) holds `ino`. */
+  #held(ino: number): boolean {
+    if ((this.#opens.get(ino) ?? 0) > 0) return true;
+    if (!this.#shared) return false;
+    return this.#q("SELECT 1 FROM holders WHERE ino = ? LIMIT 1").get(ino) !== undefined;
+  }
+
+  /** Delete an inode that has no names, unless a handle still holds it. */
+  #reap(ino: number): void {
+    if (this.#held(ino)) return;
+    this.#q("DELETE FROM chunks WHERE ino = ?").run(ino);
+    this.#q("DELETE FROM xattrs WHERE ino = ?").run(ino);
+    this.#q("DELETE FROM inodes WHERE ino = ?").run(ino);
+  }
+
+  /** The last handle of this backend on `ino` closed. */
+  #release(ino: number): void {
+    const count = (this.#opens.get(ino) ?? 1) - 1;
+    if (count > 0) {
+      this.#opens.set(ino, count);
+      return;
+    }
+    this.#opens.delete(ino);
+    if (this.#closed || this.#readOnly) return;
+    try {
+      this.#write("close", `#${ino}`, () => {
+        if (this.#shared) {
+          this.#q("DELETE FROM holders WHERE ino = ? AND session = ?").run(ino, this.#session);
+        }
+        const row = this.#q("SELECT nlink FROM inodes WHERE ino = ?").get(ino) as
+          | { nlink: number }
+          | undefined;
+        if (row !== undefined && row.nlink <= 0) this.#reap(ino);
+      });
+    } catch {
+      // The database is busy or gone: the orphan stays until the next
+      // backend opens the database alone and clears it.
+    }
+  }
+
+  // ---------------------------------------------------------------- content
+
+  #chunk(ino: number, idx: number): Uint8Array | undefined {
+    const row = this.#q("SELECT data FROM chunks WHERE ino = ? AND idx = ?").get(ino, idx) as
+      | { data: Uint8Array }
+      | undefined;
+    return row?.data;
+  }
+
+  #putChunk(ino: number, idx: number, data: Uint8Array): void {
+    this.#q(
+      "INSERT INTO chunks (ino, idx, data) VALUES (?, ?, ?) ON CONFLICT (ino, idx) DO UPDATE SET data = excluded.data",
+    ).run(ino, idx, data);
+  }
+
+  /** Up to `length` bytes of a file of `size` bytes from `position`, chunk by chunk. */
+  #readRange(ino: number, size: number, position: number, length: number): Uint8Array {
+    if (position >= size || length === 0) return new Uint8Array(0);
+    const end = Math.min(size, position + length);
+    const first = Math.floor(position / CHUNK_SIZE);
+    const last = Math.floor((end - 1) / CHUNK_SIZE);
+    if (first === last) {
+      // One chunk: hand out SQLite's fresh copy without copying it again.
+      const data = this.#chunk(ino, first);
+      const base = first * CHUNK_SIZE;
+      const from = position - base;
+      const to = end - base;
+      if (data !== undefined && data.length >= to) return data.subarray(from, to);
+      const out = new Uint8Array(to - from);
+      if (data !== undefined && data.length > from) out.set(data.subarray(from));
+      return out;
+    }
+    const out = new Uint8Array(end - position);
+    const rows = this.#q(
+      "SELECT idx, data FROM chunks WHERE ino = ? AND idx BETWEEN ? AND ? ORDER BY idx",
+    ).all(ino, first, last) as { idx: number; data: Uint8Array }[];
+    for (const { idx, data } of rows) {
+      const base = idx * CHUNK_SIZE;
+      const from = Math.max(position, base);
+      const to = Math.min(end, base + data.length);
+      if (to > from) out.set(data.subarray(from - base, to - base), from - position);
+    }
+    return out;
+  }
+
+  /**
+   * Write `data` at `position` into a file of `size` bytes, touching only
+   * the chunks it overlaps. Returns the new size.
+   */
+  #writeRange(ino: number, size: number, position: number, data: Uint8Array): number {
+    const end = position + data.length;
+    if (data.length === 0) return size;
+    const first = Math.floor(position / CHUNK_SIZE);
+    const last = Math.floor((end - 1) / CHUNK_SIZE);
+    for (let idx = first; idx <= last; idx++) {
+      const base = idx * CHUNK_SIZE;
+      const from = Math.max(position, base) - base;
+      const to = Math.min(end, base + CHUNK_SIZE) - base;
+      const piece = data.subarray(base + from - position, base + to - position);
+      // A piece that starts the chunk and reaches its end (or the file's)
+      // replaces everything the chunk holds: no need to read it first.
+      if (from === 0 && (to === CHUNK_SIZE || base + to >= size)) {
+        this.#putChunk(ino, idx, piece);
+        continue;
+      }
+      const old = base < size ? this.#chunk(ino, idx) : undefined;
+      const merged = new Uint8Array(Math.max(old?.length ?? 0, to));
+      if (old !== undefined) merged.set(old);
+      merged.set(piece, from);
+      this.#putChunk(ino, idx, merged);
+    }
+    return Math.max(size, end);
+  }
+
+  /** Replace the whole content of `ino` with `data`. */
+  #replaceContent(ino: number, oldSize: number, data: Uint8Array): void {
+    if (oldSize > 0) this.#q("DELETE FROM chunks WHERE ino = ?").run(ino);
+    const insert = this.#q("INSERT INTO chunks (ino, idx, data) VALUES (?, ?, ?)");
+    for (let offset = 0, idx = 0; offset < data.length; offset += CHUNK_SIZE, idx++) {
+      insert.run(ino, idx, data.subarray(offset, Math.min(offset + CHUNK_SIZE, data.length)));
+    }
+  }
+
+  /** Change the stored content of `ino` from `oldSize` to `length` bytes. */
+  #resize(ino: number, oldSize: number, length: number): void {
+    if (length >= oldSize) return; // growing: the gap reads as zeros
+    if (length === 0) {
+      this.#q("DELETE FROM chunks WHERE ino = ?").run(ino);
+      return;
+    }
+    const lastIdx = Math.floor((length - 1) / CHUNK_SIZE);
+    this.#q("DELETE FROM chunks WHERE ino = ? AND idx > ?").run(ino, lastIdx);
+    const keep = length - lastIdx * CHUNK_SIZE;
+    const data = this.#chunk(ino, lastIdx);
+    if (data !== undefined && data.length > keep) {
+      this.#putChunk(ino, lastIdx, data.subarray(0, keep));
+    }
+  }
+
+  #handleWrite(ino: number, data: Uint8Array, position: number | "end", path: string): number {
+    if (!(data instanceof Uint8Array)) {
+      throw fsError("EINVAL", "write", path, { reason: "data must be a Uint8Array" });
+    }
+    if (data.length === 0) {
+      this.#checkUsable("write", path);
+      return 0;
+    }
+    return this.#write("write", path, () => {
+      const row = this.#inodeForHandle(ino, "write", path);
+      const at = position === "end" ? row.size : position;
+      if (!Number.isSafeInteger(at + data.length)) throw fsError("EFBIG", "write", path);
+      const size = this.#writeRange(ino, row.size, at, data);
+      this.#touchModified(ino, size);
+      return data.length;
+    });
+  }
+
+  // ------------------------------------------------------------ the core API
+
+  /** Metadata of the entry at `path` (a symlink describes itself). */
+  // deno-lint-ignore require-await
+  async lstat(path: string): Promise<Metadata> {
+    return this.#read("lstat", path, () => this.#metadata(this.#inodeAt(path, "lstat")));
+  }
+
+  /** The entries of the directory at `path`, sorted by name (UTF-16 code unit order). */
+  // deno-lint-ignore require-await
+  async readDir(path: string): Promise<DirEntry[]> {
+    return this.#read("readdir", path, () => {
+      const dir = this.#resolve(path, "readdir");
+      if (!isDir(dir.mode)) throw fsError("ENOTDIR", "readdir", path);
+      const rows = this.#q(
+        "SELECT e.name AS name, e.ino AS ino, i.mode AS mode FROM entries e JOIN inodes i ON i.ino = e.ino WHERE e.parent = ? ORDER BY e.name",
+      ).all(dir.ino) as { name: string; ino: number; mode: number }[];
+      return rows.map((r) => ({ name: r.name, type: typeOf(r.mode), ino: r.ino }));
+    });
+  }
+
+  /** The whole content of the regular file at `path`. */
+  // deno-lint-ignore require-await
+  async readFile(path: string): Promise<Uint8Array> {
+    return this.#read("readfile", path, () => {
+      const row = this.#inodeAt(path, "readfile");
+      requireFile(row.mode, "readfile", path);
+      return this.#readRange(row.ino, row.size, 0, row.size);
+    });
+  }
+
+  /** Replace the content of the file at `path`, creating it when missing. One transaction. */
+  // deno-lint-ignore require-await
+  async writeFile(path: string, data: Uint8Array, options?: WriteFileOptions): Promise<void> {
+    const op = "writefile";
+    if (!(data instanceof Uint8Array)) {
+      throw fsError("EINVAL", op, path, { reason: "data must be a Uint8Array" });
+    }
+    if (path === "/") throw fsError("EISDIR", op, path);
+    this.#write(op, path, () => {
+      const slot = this.#resolveSlot(path, op);
+      const existing = slot.existing;
+      if (existing !== undefined) {
+        if (options?.createNew) throw fsError("EEXIST", op, path);
+        requireFile(existing.mode, op, path);
+        const row = this.#inode(existing.ino)!;
+        this.#replaceContent(existing.ino, row.size, data);
+        this.#touchModified(existing.ino, data.length);
+        return;
+      }
+      if (options?.create === false && !options.createNew) throw missing(slot.name, op, path);
+      checkName(slot.name, op, path);
+      const mode = S_IFREG | ((options?.mode ?? 0o644) & 0o7777);
+      const ino = this.#createNode(
+        slot.parent,
+        slot.name,
+        mode,
+        options,
+        0,
+        null,
+        data.length,
+        op,
+        path,
+      );
+      this.#replaceContent(ino, 0, data);
+    });
+  }
+
+  /** Create the directory `path` (not its parents; mode default 0o755). */
+  // deno-lint-ignore require-await
+  async mkdir(path: string, options?: CreateOptions): Promise<void> {
+    const op = "mkdir";
+    if (path === "/") throw fsError("EEXIST", op, path);
+    this.#write(op, path, () => {
+      const slot = this.#resolveSlot(path, op);
+      checkName(slot.name, op, path);
+      if (slot.existing !== undefined) throw fsError("EEXIST", op, path);
+      const mode = S_IFDIR | ((options?.mode ?? 0o755) & 0o7777);
+      this.#createNode(slot.parent, slot.name, mode, options, 0, null, 0, op, path);
+    });
+  }
+
+  /** Remove a non-directory entry; its content goes when no name and no handle is left. */
+  // deno-lint-ignore require-await
+  async unlink(path: string): Promise<void> {
+    const op = "unlink";
+    if (path === "/") throw fsError("EISDIR", op, path);
+    this.#write(op, path, () => {
+      const slot = this.#resolveSlot(path, op);
+      const target = slot.existing;
+      if (target === undefined) throw missing(slot.name, op, path);
+      if (isDir(target.mode)) throw fsError("EISDIR", op, path);
+      const t = now();
+      this.#q("DELETE FROM entries WHERE parent = ? AND name = ?").run(slot.parent, slot.name);
+      this.#touchDir(slot.parent, t, 0);
+      this.#dropLink(target, t);
+    });
+  }
+
+  /** Remove an empty directory; `EBUSY` for the root. */
+  // deno-lint-ignore require-await
+  async rmdir(path: string): Promise<void> {
+    const op = "rmdir";
+    if (path === "/") throw fsError("EBUSY", op, path);
+    this.#write(op, path, () => {
+      const slot = this.#resolveSlot(path, op);
+      const target = slot.existing;
+      if (target === undefined) throw missing(slot.name, op, path);
+      if (!isDir(target.mode)) throw fsError("ENOTDIR", op, path);
+      if (this.#hasEntries(target.ino)) throw fsError("ENOTEMPTY", op, path);
+      const t = now();
+      this.#q("DELETE FROM entries WHERE parent = ? AND name = ?").run(slot.parent, slot.name);
+      this.#touchDir(slot.parent, t, -1);
+      this.#dropLink(target, t);
+    });
+  }
+
+  #hasEntries(dir: number): boolean {
+    return this.#q("SELECT 1 FROM entries WHERE parent = ? LIMIT 1").get(dir) !== undefined;
+  }
+
+  /**
+   * Rename with POSIX `rename(2)` semantics (see {@linkcode Backend.rename}),
+   * in one transaction: a crash leaves either the old or the new name, never
+   * both or neither.
+   */
+  // deno-lint-ignore require-await
+  async rename(from: string, to: string): Promise<void> {
+    const op = "rename";
+    this.#write(op, from, () => {
+      // Checks in the order Linux makes them (and MemoryBackend follows), so
+      // each case reports the same code: both parents, the root, the
+      // source, the subtree rules, then the target.
+      const fromParts = this.#components(from, op, from, to);
+      const toParts = this.#components(to, op, from, to);
+      const fromDir = this.#resolveParent(fromParts, op, from, to);
+      const toDir = this.#resolveParent(toParts, op, from, to);
+      if (from === "/" || to === "/") throw fsError("EBUSY", op, from, { dest: to });
+      const fromName = fromParts[fromParts.length - 1];
+      const toName = toParts[toParts.length - 1];
+      const moving = this.#lookup(fromDir, fromName);
+      if (moving === undefined) throw missing(fromName, op, from, to);
+      if (from === to) return;
+      checkName(toName, op, to);
+      if (isDir(moving.mode) && isWithin(to, from)) {
+        throw fsError("EINVAL", op, from, {
+          dest: to,
+          reason: "cannot move a directory into itself",
+        });
+      }
+      if (isWithin(from, to)) throw fsError("ENOTEMPTY", op, from, { dest: to });
+      const replaced = this.#lookup(toDir, toName);
+      if (replaced !== undefined && replaced.ino === moving.ino) return; // POSIX: do nothing
+      if (replaced !== undefined) {
+        if (isDir(moving.mode) && !isDir(replaced.mode)) {
+          throw fsError("ENOTDIR", op, from, { dest: to });
+        }
+        if (!isDir(moving.mode) && isDir(replaced.mode)) {
+          throw fsError("EISDIR", op, from, { dest: to });
+        }
+        if (isDir(replaced.mode) && this.#hasEntries(replaced.ino)) {
+          throw fsError("ENOTEMPTY", op, from, { dest: to });
+        }
+      }
+      const t = now();
+      const movingDir = isDir(moving.mode) ? 1 : 0;
+      const replacedDir = replaced !== undefined && isDir(replaced.mode) ? 1 : 0;
+      if (replaced !== undefined) {
+        this.#q("DELETE FROM entries WHERE parent = ? AND name = ?").run(toDir, toName);
+      }
+      this.#q("UPDATE entries SET parent = ?, name = ? WHERE parent = ? AND name = ?").run(
+        toDir,
+        toName,
+        fromDir,
+        fromName,
+      );
+      if (fromDir === toDir) {
+        this.#touchDir(fromDir, t, -replacedDir);
+      } else {
+        this.#touchDir(fromDir, t, -movingDir);
+        this.#touchDir(toDir, t, movingDir - replacedDir);
+      }
+      this.#touchChanged(moving.ino, t);
+      if (replaced !== undefined) this.#dropLink(replaced, t);
+    }, to);
+  }
+
+  // ------------------------------------------------------------ capabilities
+
+  /** Up to `length` bytes of the file at `path` from `offset`, reading only the chunks needed. */
+  // deno-lint-ignore require-await
+  async read(path: string, offset: number, length: number): Promise<Uint8Array> {
+    const op = "read";
+    if (badLength(offset) || badLength(length)) {
+      throw fsError("EINVAL", op, path, { reason: `bad range ${offset}+${length}` });
+    }
+    return this.#read(op, path, () => {
+      const row = this.#inodeAt(path, op);
+      requireFile(row.mode, op, path);
+      return this.#readRange(row.ino, row.size, offset, length);
+    });
+  }
+
+  /** Set the size of the regular file at `path`, touching only the chunks past the new end. */
+  // deno-lint-ignore require-await
+  async truncate(path: string, length: number): Promise<void> {
+    const op = "truncate";
+    if (badLength(length)) throw fsError("EINVAL", op, path, { reason: `bad length ${length}` });
+    this.#write(op, path, () => {
+      const row = this.#inodeAt(path, op);
+      if (isDir(row.mode)) throw fsError("EISDIR", op, path);
+      if (!isRegular(row.mode)) throw fsError("EINVAL", op, path, { reason: "not a regular file" });
+      if (row.size === length) return;
+      this.#resize(row.ino, row.size, length);
+      this.#touchModified(row.ino, length);
+    });
+  }
+
+  /** Append `data` to `path` (creating it with `options` when missing), writing only the last chunks. */
+  // deno-lint-ignore require-await
+  async appendFile(path: string, data: Uint8Array, options?: CreateOptions): Promise<void> {
+    const op = "appendfile";
+    if (!(data instanceof Uint8Array)) {
+      throw fsError("EINVAL", op, path, { reason: "data must be a Uint8Array" });
+    }
+    if (path === "/") throw fsError("EISDIR", op, path);
+    this.#write(op, path, () => {
+      const slot = this.#resolveSlot(path, op);
+      const existing = slot.existing;
+      if (existing === undefined) {
+        checkName(slot.name, op, path);
+        const mode = S_IFREG | ((options?.mode ?? 0o644) & 0o7777);
+        const ino = this.#createNode(
+          slot.parent,
+          slot.name,
+          mode,
+          options,
+          0,
+          null,
+          data.length,
+          op,
+          path,
+        );
+        this.#replaceContent(ino, 0, data);
+        return;
+      }
+      requireFile(existing.mode, op, path);
+      if (data.length === 0) return;
+      const row = this.#inode(existing.ino)!;
+      if (!Number.isSafeInteger(row.size + data.length)) throw fsError("EFBIG", op, path);
+      const size = this.#writeRange(existing.ino, row.size, row.size, data);
+      this.#touchModified(existing.ino, size);
+    });
+  }
+
+  /**
+   * Copy the regular file `from` over `to` (content and permission bits)
+   * inside the database: the bytes never pass through JavaScript. Copying a
+   * file onto itself (or another of its names) changes nothing.
+   */
+  // deno-lint-ignore require-await
+  async copyFile(from: string, to: string): Promise<void> {
+    const op = "copyfile";
+    this.#write(op, from, () => {
+      const source = this.#inode(this.#resolve(from, op, from, to).ino)!;
+      requireFile(source.mode, op, from, to);
+      if (to === "/") throw fsError("EISDIR", op, from, { dest: to });
+      const dst = this.#resolveSlot(to, op, from, to);
+      const perms = source.mode & 0o7777;
+      let ino: number;
+      if (dst.existing !== undefined) {
+        if (dst.existing.ino === source.ino) return;
+        requireFile(dst.existing.mode, op, from, to);
+        ino = dst.existing.ino;
+        const t = now();
+        this.#q("DELETE FROM chunks WHERE ino = ?").run(ino);
+        this.#q("UPDATE inodes SET size = ?, mode = ?, mtime = ?, ctime = ? WHERE ino = ?").run(
+          source.size,
+          S_IFREG | perms,
+          t,
+          t,
+          ino,
+        );
+      } else {
+        checkName(dst.name, op, to);
+        ino = this.#createNode(
+          dst.parent,
+          dst.name,
+          S_IFREG | perms,
+          undefined,
+          0,
+          null,
+          source.size,
+          op,
+          to,
+        );
+      }
+      this.#q("INSERT INTO chunks (ino, idx, data) SELECT ?, idx, data FROM chunks WHERE ino = ?")
+        .run(ino, source.ino);
+    }, to);
+  }
+
+  /** Create a symlink at `path` holding `target` verbatim (errors name `target -> path`, as Deno's do). */
+  // deno-lint-ignore require-await
+  async symlink(
+    target: string,
+    path: string,
+    options?: Omit<CreateOptions, "mode">,
+  ): Promise<void> {
+    const op = "symlink";
+    if (typeof target !== "string") {
+      throw fsError("EINVAL", op, path, { reason: "target must be a string" });
+    }
+    if (target === "") throw fsError("ENOENT", op, target, { dest: path });
+    if (target.includes("\0")) {
+      throw fsError("EINVAL", op, target.replaceAll("\0", "\\0"), {
+        dest: path,
+        reason: "target contains a NUL byte",
+      });
+    }
+    const size = utf8Length(target);
+    if (size > MAX_TARGET) throw fsError("ENAMETOOLONG", op, target, { dest: path });
+    if (path === "/") throw fsError("EEXIST", op, target, { dest: path });
+    this.#write(op, path, () => {
+      const slot = this.#resolveSlot(path, op, target, path);
+      checkName(slot.name, op, path);
+      if (slot.existing !== undefined) throw fsError("EEXIST", op, target, { dest: path });
+      this.#createNode(slot.parent, slot.name, S_IFLNK | 0o777, options, 0, target, size, op, path);
+    });
+  }
+
+  /** The target stored in the symlink at `path`; `EINVAL` for anything else. */
+  // deno-lint-ignore require-await
+  async readLink(path: string): Promise<string> {
+    return this.#read("readlink", path, () => {
+      const row = this.#inodeAt(path, "readlink");
+      if ((row.mode & S_IFMT) !== S_IFLNK) throw fsError("EINVAL", "readlink", path);
+      return row.target ?? "";
+    });
+  }
+
+  /** Add the name `newPath` for the non-directory at `existing`. */
+  // deno-lint-ignore require-await
+  async link(existing: string, newPath: string): Promise<void> {
+    const op = "link";
+    this.#write(op, existing, () => {
+      const source = this.#resolve(existing, op, existing, newPath);
+      if (newPath === "/") throw fsError("EEXIST", op, existing, { dest: newPath });
+      const slot = this.#resolveSlot(newPath, op, existing, newPath);
+      checkName(slot.name, op, newPath);
+      if (slot.existing !== undefined) throw fsError("EEXIST", op, existing, { dest: newPath });
+      if (isDir(source.mode)) {
+        throw fsError("EPERM", op, existing, {
+          dest: newPath,
+          reason: "directories cannot be hard-linked",
+        });
+      }
+      const row = this.#inode(source.ino)!;
+      if (row.nlink >= LINK_MAX) throw fsError("EMLINK", op, existing, { dest: newPath });
+      const t = now();
+      this.#q("INSERT INTO entries (parent, name, ino) VALUES (?, ?, ?)").run(
+        slot.parent,
+        slot.name,
+        source.ino,
+      );
+      this.#q("UPDATE inodes SET nlink = nlink + 1, ctime = ? WHERE ino = ?").run(t, source.ino);
+      this.#touchDir(slot.parent, t, 0);
+    }, newPath);
+  }
+
+  /** Set the permission bits of the entry at `path`. */
+  // deno-lint-ignore require-await
+  async chmod(path: string, mode: number): Promise<void> {
+    if (!Number.isInteger(mode)) {
+      throw fsError("EINVAL", "chmod", path, { reason: `bad mode ${mode}` });
+    }
+    this.#write("chmod", path, () => {
+      const found = this.#resolve(path, "chmod");
+      this.#q("UPDATE inodes SET mode = ?, ctime = ? WHERE ino = ?").run(
+        (found.mode & S_IFMT) | (mode & 0o7777),
+        now(),
+        found.ino,
+      );
+    });
+  }
+
+  /**
+   * Set owner and/or group (`null` keeps one). As on Linux, this clears the
+   * set-user-ID bit of a non-directory, and its set-group-ID bit when it is
+   * group-executable.
+   */
+  // deno-lint-ignore require-await
+  async chown(path: string, uid: number | null, gid: number | null): Promise<void> {
+    if ((uid !== null && !isId(uid)) || (gid !== null && !isId(gid))) {
+      throw fsError("EINVAL", "chown", path, { reason: `bad owner ${uid}:${gid}` });
+    }
+    this.#write("chown", path, () => {
+      const found = this.#resolve(path, "chown");
+      let mode = found.mode;
+      if (!isDir(mode)) {
+        mode &= ~0o4000;
+        if (mode & 0o010) mode &= ~0o2000;
+      }
+      this.#q(
+        "UPDATE inodes SET uid = coalesce(?, uid), gid = coalesce(?, gid), mode = ?, ctime = ? WHERE ino = ?",
+      ).run(uid, gid, mode, now(), found.ino);
+    });
+  }
+
+  /** Set access and/or modification time (ms since epoch; `null` keeps one); ctime becomes now. */
+  // deno-lint-ignore require-await
+  async utime(path: string, atimeMs: number | null, mtimeMs: number | null): Promise<void> {
+    if (
+      (atimeMs !== null && !Number.isFinite(atimeMs)) ||
+      (mtimeMs !== null && !Number.isFinite(mtimeMs))
+    ) {
+      throw fsError("EINVAL", "utime", path, { reason: `bad times ${atimeMs}, ${mtimeMs}` });
+    }
+    this.#write("utime", path, () => {
+      const found = this.#resolve(path, "utime");
+      this.#q(
+        "UPDATE inodes SET atime = coalesce(?, atime), mtime = coalesce(?, mtime), ctime = ? WHERE ino = ?",
+      ).run(atimeMs, mtimeMs, now(), found.ino);
+    });
+  }
+
+  /** Make every completed write durable (a synced commit; see {@linkcode SqliteBackendOptions.durability}). */
+  // deno-lint-ignore require-await
+  async sync(): Promise<void> {
+    this.#durable("sync", "");
+  }
+
+  /** Make completed writes to `path` durable (the whole database is synced); `ENOENT` when it is missing. */
+  // deno-lint-ignore require-await
+  async fsync(path: string): Promise<void> {
+    this.#read("fsync", path, () => this.#resolve(path, "fsync"));
+    this.#durable("fsync", path);
+  }
+
+  /**
+   * Usage figures: bytes are the database pages in use, inodes the rows of
+   * the inode table (unlinked files still open included). There is no
+   * capacity of its own: totals are 0 ("unlimited") and the available
+   * figures are `Number.MAX_SAFE_INTEGER`, as for an unlimited
+   * MemoryBackend; put a `Quota` in front for limits.
+   */
+  // deno-lint-ignore require-await
+  async statfs(): Promise<StatFs> {
+    return this.#read("statfs", "", () => {
+      const pragma = (name: string) =>
+        Number((this.#q(`PRAGMA ${name}`).get() as Record<string, number>)[name]);
+      const pageSize = pragma("page_size");
+      const used = (pragma("page_count") - pragma("freelist_count")) * pageSize;
+      const inodes = Number((this.#q("SELECT count(*) AS n FROM inodes").get() as { n: number }).n);
+      return {
+        totalBytes: 0,
+        usedBytes: used,
+        availableBytes: UNLIMITED,
+        totalInodes: 0,
+        usedInodes: inodes,
+        availableInodes: UNLIMITED,
+        blockSize: 4096,
+        maxNameLength: NAME_MAX,
+      };
+    });
+  }
+
+  /** Metadata by inode number, also of an unlinked inode that is still open. */
+  // deno-lint-ignore require-await
+  async statIno(ino: number): Promise<Metadata> {
+    return this.#read("stat", `#${ino}`, () => {
+      const row = Number.isSafeInteger(ino) ? this.#inode(ino) : undefined;
+      if (row === undefined) throw fsError("ENOENT", "stat", `#${ino}`);
+      return this.#metadata(row);
+    });
+  }
+
+  /** One current path of inode `ino`; `ENOENT` when it has no name any more. */
+  // deno-lint-ignore require-await
+  async inodePath(ino: number): Promise<string> {
+    return this.#read("stat", `#${ino}`, () => {
+      if (ino === ROOT_INO) return "/";
+      const names: string[] = [];
+      const seen = new Set<number>();
+      for (let current = ino; current !== ROOT_INO;) {
+        const row = this.#q(
+          "SELECT parent, name FROM entries WHERE ino = ? ORDER BY parent, name LIMIT 1",
+        ).get(current) as { parent: number; name: string } | undefined;
+        if (row === undefined || seen.has(current)) throw fsError("ENOENT", "stat", `#${ino}`);
+        seen.add(current);
+        names.push(row.name);
+        current = row.parent;
+      }
+      return "/" + names.reverse().join("/");
+    });
+  }
+
+  /**
+   * Open the file at `path`. A directory can be opened for reading only
+   * (its reads fail with `EISDIR`). `truncate` needs `write` or `append`
+   * and at least one access mode is needed (`EINVAL` otherwise).
+   */
+  // deno-lint-ignore require-await
+  async open(path: string, options: OpenOptions): Promise<FileHandle> {
+    const op = "open";
+    const append = options.append === true;
+    const writable = append || options.write === true;
+    let readable = options.read ?? !writable;
+    if (!readable && !writable) {
+      throw fsError("EINVAL", op, path, { reason: "open needs read, write or append" });
+    }
+    if (options.truncate && !writable) {
+      throw fsError("EINVAL", op, path, { reason: "truncate needs write or append" });
+    }
+    const createNew = options.createNew === true;
+    const create = createNew || options.create === true;
+    const body = () => {
+      let ino: number;
+      let mode: number;
+      let existing: Found | undefined;
+      if (path === "/") {
+        this.#components(path, op);
+        existing = { ino: ROOT_INO, mode: S_IFDIR };
+      } else {
+        const slot = this.#resolveSlot(path, op);
+        existing = slot.existing;
+        if (existing === undefined) {
+          if (!create) throw missing(slot.name, op, path);
+          checkName(slot.name, op, path);
+          mode = S_IFREG | ((options.mode ?? 0o644) & 0o7777);
+          ino = this.#createNode(slot.parent, slot.name, mode, options, 0, null, 0, op, path);
+          this.#hold(ino);
+          return ino;
+        }
+      }
+      if (createNew) throw fsError("EEXIST", op, path);
+      if (isDir(existing.mode)) {
+        // Linux: O_CREAT on an existing directory is EISDIR too.
+        if (writable || options.create) throw fsError("EISDIR", op, path);
+        readable = true;
+      } else {
+        requireFile(existing.mode, op, path);
+        if (options.truncate) {
+          // O_TRUNC marks the times even when the file is already empty.
+          const row = this.#inode(existing.ino)!;
+          this.#resize(existing.ino, row.size, 0);
+          this.#touchModified(existing.ino, 0);
+        }
+      }
+      this.#hold(existing.ino);
+      return existing.ino;
+    };
+    // Opening writes only when it must: to create, truncate or register a
+    // hold. On a read-only database, asking for write access is EROFS.
+    const changes = create || writable;
+    const mustWrite = changes || (this.#shared && !this.#readOnly);
+    const ino = mustWrite ? this.#write(op, path, body) : this.#read(op, path, body);
+    this.#opens.set(ino, (this.#opens.get(ino) ?? 0) + 1);
+    const handle: SqliteFileHandle = new SqliteFileHandle(
+      { ...this.#host, release: (i) => this.#forget(handle, i) },
+      ino,
+      path,
+      { read: readable, write: writable, append },
+    );
+    this.#handles.add(handle);
+    return handle;
+  }
+
+  /** Register this backend's first handle on `ino` where other processes can see it. */
+  #hold(ino: number): void {
+    if (this.#shared && !this.#readOnly && !this.#opens.has(ino)) {
+      this.#q("INSERT OR IGNORE INTO holders (ino, session) VALUES (?, ?)").run(ino, this.#session);
+    }
+  }
+
+  #forget(handle: SqliteFileHandle, ino: number): void {
+    this.#handles.delete(handle);
+    this.#release(ino);
+  }
+
+  /** The value of attribute `name`; `ENODATA` when it is not set. */
+  // deno-lint-ignore require-await
+  async getXattr(path: string, name: string): Promise<Uint8Array> {
+    const op = "getxattr";
+    checkXattrName(name, op, path);
+    return this.#read(op, path, () => {
+      const found = this.#resolve(path, op);
+      const row = this.#q("SELECT value FROM xattrs WHERE ino = ? AND name = ?").get(
+        found.ino,
+        name,
+      ) as { value: Uint8Array } | undefined;
+      if (row === undefined) throw fsError("ENODATA", op, path, { reason: name });
+      return row.value;
+    });
+  }
+
+  /**
+   * Set attribute `name` to a copy of `value`. Any name of 1 to 255 bytes
+   * is accepted (no namespace prefix is required); values are at most 64 KiB
+   * (`E2BIG`). Symlinks and special files can carry attributes too.
+   */
+  // deno-lint-ignore require-await
+  async setXattr(
+    path: string,
+    name: string,
+    value: Uint8Array,
+    options?: SetXattrOptions,
+  ): Promise<void> {
+    const op = "setxattr";
+    checkXattrName(name, op, path);
+    if (!(value instanceof Uint8Array)) {
+      throw fsError("EINVAL", op, path, { reason: "value must be a Uint8Array" });
+    }
+    if (value.length > XATTR_SIZE_MAX) {
+      throw fsError("E2BIG", op, path, {
+        reason: `attribute values are at most ${XATTR_SIZE_MAX} bytes`,
+        limit: XATTR_SIZE_MAX,
+        requested: value.length,
+      });
+    }
+    this.#write(op, path, () => {
+      const found = this.#resolve(path, op);
+      const exists = this.#q("SELECT 1 FROM xattrs WHERE ino = ? AND name = ?").get(
+        found.ino,
+        name,
+      ) !== undefined;
+      if (exists && options?.create) throw fsError("EEXIST", op, path, { reason: name });
+      if (!exists && options?.replace) throw fsError("ENODATA", op, path, { reason: name });
+      this.#q(
+        "INSERT INTO xattrs (ino, name, value) VALUES (?, ?, ?) ON CONFLICT (ino, name) DO UPDATE SET value = excluded.value",
+      ).run(found.ino, name, value);
+      this.#touchChanged(found.ino, now());
+    });
+  }
+
+  /** The attribute names of the entry at `path`, sorted (UTF-16 code unit order). */
+  // deno-lint-ignore require-await
+  async listXattr(path: string): Promise<string[]> {
+    return this.#read("listxattr", path, () => {
+      const found = this.#resolve(path, "listxattr");
+      const rows = this.#q("SELECT name FROM xattrs WHERE ino = ? ORDER BY name").all(
+        found.ino,
+      ) as { name: string }[];
+      return rows.map((r) => r.name);
+    });
+  }
+
+  /** Remove attribute `name`; `ENODATA` when it is not set. */
+  // deno-lint-ignore require-await
+  async removeXattr(path: string, name: string): Promise<void> {
+    const op = "removexattr";
+    checkXattrName(name, op, path);
+    this.#write(op, path, () => {
+      const found = this.#resolve(path, op);
+      const result = this.#q("DELETE FROM xattrs WHERE ino = ? AND name = ?").run(found.ino, name);
+      if (Number(result.changes) === 0) throw fsError("ENODATA", op, path, { reason: name });
+      this.#touchChanged(found.ino, now());
+    });
+  }
+
+  /**
+   * Create a node whose type is given by the `S_IFMT` bits of `mode`: a
+   * FIFO, socket, character or block device (with `rdev`), or a regular
+   * file (`S_IFREG` or no type bits). `S_IFDIR` gives `EPERM`, any other
+   * type `EINVAL`, as `mknod(2)` does.
+   */
+  // deno-lint-ignore require-await
+  async mknod(
+    path: string,
+    mode: number,
+    rdev: number,
+    options?: Omit<CreateOptions, "mode">,
+  ): Promise<void> {
+    const op = "mknod";
+    if (!Number.isInteger(mode) || badLength(rdev)) {
+      throw fsError("EINVAL", op, path, { reason: `bad mode ${mode} or rdev ${rdev}` });
+    }
+    const typeBits = mode & S_IFMT;
+    if (typeBits === S_IFDIR) {
+      throw fsError("EPERM", op, path, { reason: "use mkdir to create directories" });
+    }
+    const type = typeBits === 0 ? "file" : fileTypeOfMode(mode);
+    if (type === undefined || type === "symlink") {
+      throw fsError("EINVAL", op, path, { reason: `bad file type in mode ${mode.toString(8)}` });
+    }
+    if (path === "/") throw fsError("EEXIST", op, path);
+    const fullMode = (typeBits === 0 ? S_IFREG : typeBits) | (mode & 0o7777);
+    const device = type === "chardev" || type === "blockdev" ? rdev : 0;
+    this.#write(op, path, () => {
+      const slot = this.#resolveSlot(path, op);
+      checkName(slot.name, op, path);
+      if (slot.existing !== undefined) throw fsError("EEXIST", op, path);
+      this.#createNode(slot.parent, slot.name, fullMode, options, device, null, 0, op, path);
+    });
+  }
+
+  /**
+   * Run SQLite's `PRAGMA integrity_check` and return its findings (`["ok"]`
+   * when the database is sound). For tests and repair tools.
+   */
+  integrityCheck(): string[] {
+    return this.#read("integrity_check", "", () => {
+      const rows = this.#db.prepare("PRAGMA integrity_check").all() as {
+        integrity_check: string;
+      }[];
+      return rows.map((r) => r.integrity_check);
+    });
+  }
+}
+
+/** `EINVAL`/`ERANGE` checks Linux applies to an attribute name. */
+function checkXattrName(name: string, operation: string, path: string): void {
+  if (typeof name !== "string") {
+    throw fsError("EINVAL", operation, path, { reason: "attribute name must be a string" });
+  }
+  if (name.includes("\0")) {
+    throw fsError("EINVAL", operation, path, { reason: "attribute name contains a NUL byte" });
+  }
+  const bytes = utf8Length(name);
+  if (bytes === 0 || bytes > XATTR_NAME_MAX) {
+    throw fsError("ERANGE", operation, path, {
+      reason: `attribute names are 1 to ${XATTR_NAME_MAX} bytes`,
+    });
+  }
+}
+
+/** The default owner from options, checked, or the process's own ids. */
+function owner(options: { uid?: number; gid?: number }, file: string) {
+  for (const key of ["uid", "gid"] as const) {
+    if (options[key] !== undefined && !isId(options[key])) {
+      throw fsError("EINVAL", "open", file, {
+        reason: `${key} must be an integer from 0 to ${MAX_ID}, got ${options[key]}`,
+      });
+    }
+  }
+  return { uid: options.uid ?? defaultId("uid"), gid: options.gid ?? defaultId("gid") };
+}
+
+/** `EACCES` naming the flag when Deno would refuse to open the file. */
+function checkPermissions(file: string, readOnly: boolean): void {
+  const missing: string[] = [];
+  if (Deno.permissions.querySync({ name: "read", path: file }).state !== "granted") {
+    missing.push(`--allow-read=${file}`);
+  }
+  if (!readOnly && Deno.permissions.querySync({ name: "write", path: file }).state !== "granted") {
+    missing.push(`--allow-write=${file}`);
+  }
+  if (missing.length) {
+    throw fsError("EACCES", "open", file, {
+      reason: `SqliteBackend needs ${missing.join(" and ")} (run again with ${missing.join(" ")})`,
+    });
+  }
+}
+
+/** `EINVAL` for a database that is neither empty nor ours, before anything touches it. */
+function refuseForeign(db: DatabaseSync, file: string): void {
+  const state = inspectSchema(db);
+  if (state.kind === "foreign") {
+    throw fsError("EINVAL", "open", file, { reason: `not an AnyFS database: ${state.reason}` });
+  }
+}
+
+/** Create or migrate the schema, or refuse a database that is not ours. */
+function prepareSchema(
+  db: DatabaseSync,
+  file: string,
+  readOnly: boolean,
+  owner: { uid: number; gid: number },
+): void {
+  const state = inspectSchema(db);
+  if (state.kind === "foreign") {
+    throw fsError("EINVAL", "open", file, { reason: `not an AnyFS database: ${state.reason}` });
+  }
+  const version = state.kind === "anyfs" ? state.version : 0;
+  if (version > SCHEMA_VERSION) {
+    throw fsError("ENOTSUP", "open", file, {
+      reason:
+        `the database has format version ${version}, newer than the ${SCHEMA_VERSION} this AnyFS understands; upgrade @anyfs/anyfs`,
+    });
+  }
+  if (version < SCHEMA_VERSION) {
+    if (readOnly) {
+      throw fsError("EROFS", "open", file, {
+        reason: version === 0
+          ? "the database is empty and cannot be initialised read-only"
+          : `format version ${version} needs migrating to ${SCHEMA_VERSION}; open it writable once`,
+      });
+    }
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      // Another process may have migrated while we waited for the lock.
+      const again = inspectSchema(db);
+      const current = again.kind === "anyfs" ? again.version : 0;
+      if (current < SCHEMA_VERSION) migrate(db, current, { now: now(), ...owner });
+      db.exec("COMMIT");
+    } catch (e) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      throw e;
+    }
+  }
+  const chunkSize = storedChunkSize(db);
+  if (chunkSize !== CHUNK_SIZE) {
+    throw fsError("ENOTSUP", "open", file, {
+      reason: `the database stores ${chunkSize}-byte chunks; this AnyFS uses ${CHUNK_SIZE}`,
+    });
+  }
+}
+
+/**
+ * If no other connection has the database open, bring the schema up to
+ * date and remove what a crashed process left: unlinked inodes that only its
+ * open handles kept, and its handle registrations. With another user
+ * present nothing is removed — its handles may still need those inodes.
+ *
+ * Being alone is tested by taking SQLite's exclusive locking mode on a
+ * throw-away connection without waiting: that fails at once while any other
+ * connection, in any process, has the database open.
+ */
+function cleanUpAlone(file: string, owner: { uid: number; gid: number }): void {
+  let probe: DatabaseSync;
+  try {
+    probe = new DatabaseSync(file, { timeout: 0 });
+  } catch (e) {
+    throw sqliteError(e, "open", file);
+  }
+  try {
+    probe.exec("PRAGMA locking_mode = EXCLUSIVE");
+    try {
+      probe.exec("BEGIN IMMEDIATE");
+    } catch (e) {
+      if (sqliteError(e, "open", file).code === "EBUSY") return;
+      throw e;
+    }
+    try {
+      refuseForeign(probe, file);
+    } finally {
+      probe.exec("ROLLBACK");
+    }
+    probe.exec("PRAGMA journal_mode = WAL");
+    prepareSchema(probe, file, false, owner);
+    probe.exec("BEGIN IMMEDIATE");
+    probe.exec(`
+      DELETE FROM holders;
+      DELETE FROM chunks WHERE ino IN (SELECT ino FROM inodes WHERE nlink <= 0);
+      DELETE FROM xattrs WHERE ino IN (SELECT ino FROM inodes WHERE nlink <= 0);
+      DELETE FROM inodes WHERE nlink <= 0;
+    `);
+    probe.exec("COMMIT");
+  } catch (e) {
+    throw sqliteError(e, "open", file);
+  } finally {
+    probe.close();
+  }
+}

@@ -1,0 +1,655 @@
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { SqliteBackend } from "../../src/backends/sqlite.ts";
+import {
+  CHUNK_SIZE,
+  SCHEMA_VERSION,
+  SQLITE_APPLICATION_ID,
+} from "../../src/backends/sqlite_schema.ts";
+import { ALL_CAPABILITIES, supports } from "../../src/core/backend.ts";
+import { type FsError, isFsError } from "../../src/core/errors.ts";
+import { S_IFCHR, S_IFIFO } from "../../src/core/types.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const bytes = (s: string) => enc.encode(s);
+const text = (b: Uint8Array) => dec.decode(b);
+
+/** Assert that `p` rejects with an FsError of `code`. */
+async function fails(p: Promise<unknown>, code: string, message?: string): Promise<FsError> {
+  let caught: unknown;
+  try {
+    await p;
+  } catch (e) {
+    caught = e;
+  }
+  assert.ok(
+    caught !== undefined,
+    `expected ${code}, but it succeeded${message ? ": " + message : ""}`,
+  );
+  assert.ok(isFsError(caught), `expected an FsError, got ${caught}`);
+  assert.equal((caught as FsError).code, code, message ?? (caught as Error).message);
+  return caught as FsError;
+}
+
+/** Same as `fails`, for synchronous calls. */
+function failsSync(fn: () => unknown, code: string): FsError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(isFsError(e), `expected an FsError, got ${e}`);
+    assert.equal(e.code, code, e.message);
+    return e;
+  }
+  assert.fail(`expected ${code}, but it succeeded`);
+}
+
+/** `n` bytes of a position-dependent pattern, so offset mistakes show. */
+function pattern(n: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed * 7 + (i >> 16)) & 0xff;
+  return out;
+}
+
+/** A temporary directory with a database path in it, removed afterwards. */
+async function withDb(
+  body: (file: string, dir: string) => Promise<void> | void,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "anyfs_sqlite_" });
+  try {
+    await body(`${dir}/fs.anyfs`, dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** Read-only raw SQL on the database, as a second connection. */
+function rawQuery<T>(file: string, sql: string, ...params: (number | string)[]): T[] {
+  const db = new DatabaseSync(file);
+  try {
+    return db.prepare(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
+function chunkCount(file: string, ino: number): number {
+  return rawQuery<{ n: number }>(file, "SELECT count(*) AS n FROM chunks WHERE ino = ?", ino)[0].n;
+}
+
+Deno.test("SqliteBackend has every capability and they are inferred the same way", () => {
+  const b = SqliteBackend.memory();
+  try {
+    for (const cap of ALL_CAPABILITIES) assert.ok(supports(b, cap), cap);
+  } finally {
+    b.close();
+  }
+});
+
+Deno.test("a file database keeps files, directories, links, modes, times and xattrs across reopen", async () => {
+  await withDb(async (file) => {
+    const big = pattern(3 * CHUNK_SIZE + 123);
+    let fileIno: number;
+    {
+      using b = SqliteBackend.open(file);
+      await b.mkdir("/docs", { mode: 0o750 });
+      await b.writeFile("/docs/a.txt", bytes("hello"), { mode: 0o600 });
+      await b.writeFile("/big.bin", big);
+      await b.symlink("docs/a.txt", "/link");
+      await b.link("/docs/a.txt", "/hard");
+      await b.setXattr("/docs/a.txt", "user.tag", bytes("blue"));
+      await b.mknod("/fifo", S_IFIFO | 0o644, 0);
+      await b.mknod("/tty", S_IFCHR | 0o620, 0x0501);
+      await b.utime("/docs/a.txt", 1_000_000.5, 2_000_000.25);
+      await b.chown("/docs", 123, 456);
+      fileIno = (await b.lstat("/docs/a.txt")).ino;
+    }
+    using b = SqliteBackend.open(file);
+    assert.deepEqual(
+      (await b.readDir("/")).map((e) => [e.name, e.type]),
+      [["big.bin", "file"], ["docs", "dir"], ["fifo", "fifo"], ["hard", "file"], [
+        "link",
+        "symlink",
+      ], ["tty", "chardev"]],
+    );
+    assert.equal(text(await b.readFile("/hard")), "hello");
+    assert.deepEqual(await b.readFile("/big.bin"), big);
+    assert.equal(await b.readLink("/link"), "docs/a.txt");
+    const meta = await b.lstat("/docs/a.txt");
+    assert.equal(meta.ino, fileIno);
+    assert.equal(meta.mode, 0o100600);
+    assert.equal(meta.nlink, 2);
+    assert.equal(meta.atimeMs, 1_000_000.5);
+    assert.equal(meta.mtimeMs, 2_000_000.25);
+    const docs = await b.lstat("/docs");
+    assert.equal(docs.mode, 0o040750);
+    assert.deepEqual([docs.uid, docs.gid], [123, 456]);
+    assert.equal((await b.lstat("/tty")).rdev, 0x0501);
+    assert.equal(text(await b.getXattr("/docs/a.txt", "user.tag")), "blue");
+    assert.deepEqual(b.integrityCheck(), ["ok"]);
+  });
+});
+
+Deno.test("in-memory databases are private and gone when closed", async () => {
+  const a = SqliteBackend.memory();
+  const b = SqliteBackend.memory();
+  await a.writeFile("/only-in-a", bytes("x"));
+  await fails(b.lstat("/only-in-a"), "ENOENT");
+  a.close();
+  b.close();
+  await fails(a.lstat("/"), "EBADF");
+  assert.equal(a.closed, true);
+});
+
+Deno.test("content is stored in chunks: reads, writes and truncation touch only their chunks", async () => {
+  await withDb(async (file) => {
+    using b = SqliteBackend.open(file);
+    const data = pattern(5 * CHUNK_SIZE + 77);
+    await b.writeFile("/f", data);
+    const ino = (await b.lstat("/f")).ino;
+    assert.equal(chunkCount(file, ino), 6);
+
+    // Range reads across and at chunk boundaries.
+    for (
+      const [off, len] of [
+        [0, 10],
+        [CHUNK_SIZE - 3, 6],
+        [CHUNK_SIZE, CHUNK_SIZE],
+        [
+          2 * CHUNK_SIZE - 1,
+          2 * CHUNK_SIZE + 2,
+        ],
+        [5 * CHUNK_SIZE + 70, 100],
+        [data.length, 5],
+        [data.length + 10, 5],
+      ]
+    ) {
+      assert.deepEqual(
+        await b.read("/f", off, len),
+        data.slice(off, Math.min(off + len, data.length)),
+        `read ${off}+${len}`,
+      );
+    }
+
+    // A positional write that spans two chunks changes exactly those bytes.
+    const h = await b.open("/f", { read: true, write: true });
+    const patch = pattern(20, 9);
+    await h.write(patch, 2 * CHUNK_SIZE - 10);
+    data.set(patch, 2 * CHUNK_SIZE - 10);
+    assert.deepEqual(await b.readFile("/f"), data);
+    assert.equal(chunkCount(file, ino), 6);
+
+    // Shrinking drops the chunks past the end and trims the last one …
+    await b.truncate("/f", CHUNK_SIZE + 5);
+    assert.equal(chunkCount(file, ino), 2);
+    const lastLen = rawQuery<{ n: number }>(
+      file,
+      "SELECT length(data) AS n FROM chunks WHERE ino = ? AND idx = 1",
+      ino,
+    )[0].n;
+    assert.equal(lastLen, 5);
+    // … so growing again reads zeros, never the old bytes.
+    await b.truncate("/f", 3 * CHUNK_SIZE);
+    const grown = await b.readFile("/f");
+    assert.deepEqual(grown.subarray(0, CHUNK_SIZE + 5), data.subarray(0, CHUNK_SIZE + 5));
+    assert.ok(grown.subarray(CHUNK_SIZE + 5).every((v) => v === 0));
+    assert.equal(chunkCount(file, ino), 2, "growing stores nothing");
+    await h.close();
+  });
+});
+
+Deno.test("a write far past the end of a file stores one chunk, not the hole", async () => {
+  await withDb(async (file) => {
+    using b = SqliteBackend.open(file);
+    const h = await b.open("/sparse", { write: true, create: true, read: true });
+    const gib = 1024 * 1024 * 1024;
+    await h.write(bytes("end"), gib);
+    const meta = await h.stat();
+    assert.equal(meta.size, gib + 3);
+    assert.equal(chunkCount(file, meta.ino), 1);
+    assert.deepEqual(await h.read(gib - 2, 10), new Uint8Array([0, 0, ...bytes("end")]));
+    assert.deepEqual(await h.read(12345, 4), new Uint8Array(4));
+    // Shrinking a 1 GiB file costs one statement, not a pass over its bytes.
+    await h.truncate(10);
+    assert.equal(chunkCount(file, meta.ino), 0);
+    await h.close();
+  });
+});
+
+Deno.test("data handed to writeFile and write is copied", async () => {
+  const b = SqliteBackend.memory();
+  try {
+    const data = bytes("abcdef");
+    await b.writeFile("/f", data.subarray(1, 4));
+    data[2] = 0x5a;
+    assert.equal(text(await b.readFile("/f")), "bcd");
+    const h = await b.open("/f", { write: true });
+    const more = bytes("XY");
+    await h.write(more, 3);
+    more[0] = 0;
+    assert.equal(text(await b.readFile("/f")), "bcdXY");
+    await h.close();
+  } finally {
+    b.close();
+  }
+});
+
+Deno.test("an unlinked file stays readable through open handles, and is freed on the last close", async () => {
+  await withDb(async (file) => {
+    using b = SqliteBackend.open(file);
+    const data = pattern(CHUNK_SIZE * 2 + 1);
+    await b.writeFile("/f", data);
+    const h1 = await b.open("/f", { read: true });
+    const h2 = await b.open("/f", { read: true, write: true });
+    const ino = (await h1.stat()).ino;
+    await b.unlink("/f");
+    await fails(b.lstat("/f"), "ENOENT");
+    assert.equal((await h1.stat()).nlink, 0);
+    assert.equal((await b.statIno(ino)).nlink, 0);
+    await fails(b.inodePath(ino), "ENOENT");
+    await h2.write(bytes("!"), 0);
+    assert.equal(text(await h1.read(0, 1)), "!");
+    await h1.close();
+    assert.equal(chunkCount(file, ino), 3, "still held by h2");
+    await h2.close();
+    assert.equal(chunkCount(file, ino), 0);
+    await fails(b.statIno(ino), "ENOENT");
+    // A replaced file behaves the same way.
+    await b.writeFile("/g", bytes("old"));
+    await b.writeFile("/h", bytes("new"));
+    const hg = await b.open("/g", { read: true });
+    await b.rename("/h", "/g");
+    assert.equal(text(await hg.read(0, 10)), "old");
+    assert.equal(text(await b.readFile("/g")), "new");
+    await hg.close();
+    assert.equal(
+      rawQuery<{ n: number }>(file, "SELECT count(*) AS n FROM inodes WHERE nlink = 0")[0].n,
+      0,
+    );
+  });
+});
+
+Deno.test("closing the backend closes its handles and frees what they held", async () => {
+  await withDb(async (file) => {
+    const b = SqliteBackend.open(file);
+    await b.writeFile("/f", bytes("data"));
+    const h = await b.open("/f", { read: true });
+    await b.unlink("/f");
+    b.close();
+    await fails(h.read(0, 1), "EBADF");
+    await fails(b.readFile("/g"), "EBADF");
+    assert.equal(rawQuery<{ n: number }>(file, "SELECT count(*) AS n FROM inodes")[0].n, 1);
+    assert.equal(rawQuery<{ n: number }>(file, "SELECT count(*) AS n FROM holders")[0].n, 0);
+  });
+});
+
+Deno.test("inode numbers are never reused", async () => {
+  const b = SqliteBackend.memory();
+  try {
+    await b.writeFile("/a", bytes("1"));
+    const first = (await b.lstat("/a")).ino;
+    await b.unlink("/a");
+    await b.writeFile("/a", bytes("2"));
+    assert.ok((await b.lstat("/a")).ino > first);
+    assert.equal((await b.lstat("/")).ino, 1);
+  } finally {
+    b.close();
+  }
+});
+
+Deno.test("a failing step rolls the whole operation back", async () => {
+  await withDb(async (file) => {
+    {
+      using b = SqliteBackend.open(file);
+      await b.mkdir("/d");
+      await b.writeFile("/d/old", bytes("keep me"));
+    }
+    // Inject failures with triggers: a third chunk of any file cannot be
+    // stored, and no entry may move into /target.
+    const raw = new DatabaseSync(file);
+    raw.exec(`
+      CREATE TRIGGER fail_chunk AFTER INSERT ON chunks WHEN NEW.idx = 2
+        BEGIN SELECT RAISE(ABORT, 'injected chunk failure'); END;
+      CREATE TRIGGER fail_move AFTER UPDATE ON entries WHEN NEW.name = 'target'
+        BEGIN SELECT RAISE(ABORT, 'injected rename failure'); END;
+    `);
+    raw.close();
+    using b = SqliteBackend.open(file);
+    const e = await fails(b.writeFile("/d/new", pattern(3 * CHUNK_SIZE)), "EIO");
+    assert.match(e.message, /injected chunk failure/);
+    await fails(b.lstat("/d/new"), "ENOENT");
+    await fails(b.writeFile("/d/old", pattern(3 * CHUNK_SIZE)), "EIO");
+    assert.equal(text(await b.readFile("/d/old")), "keep me");
+    await fails(b.rename("/d/old", "/d/target"), "EIO");
+    assert.equal(text(await b.readFile("/d/old")), "keep me");
+    await fails(b.lstat("/d/target"), "ENOENT");
+    assert.equal((await b.lstat("/d")).nlink, 2);
+    assert.deepEqual((await b.readDir("/d")).map((x) => x.name), ["old"]);
+    assert.deepEqual(b.integrityCheck(), ["ok"]);
+  });
+});
+
+Deno.test("a new database records its format; a newer one is refused with ENOTSUP", async () => {
+  await withDb((file) => {
+    SqliteBackend.open(file).close();
+    const [row] = rawQuery<Record<string, number>>(file, "PRAGMA user_version");
+    assert.equal(Object.values(row)[0], SCHEMA_VERSION);
+    const [app] = rawQuery<Record<string, number>>(file, "PRAGMA application_id");
+    assert.equal(Object.values(app)[0], SQLITE_APPLICATION_ID);
+    const [mode] = rawQuery<Record<string, string>>(file, "PRAGMA journal_mode");
+    assert.equal(Object.values(mode)[0], "wal");
+    const raw = new DatabaseSync(file);
+    raw.exec(`PRAGMA user_version = ${SCHEMA_VERSION + 1}`);
+    raw.close();
+    const e = failsSync(() => SqliteBackend.open(file), "ENOTSUP");
+    assert.match(e.message, /newer/);
+  });
+});
+
+Deno.test("a SQLite file of another application is refused and left untouched", async () => {
+  await withDb(async (file) => {
+    const raw = new DatabaseSync(file);
+    raw.exec("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('mine')");
+    raw.close();
+    const e = failsSync(() => SqliteBackend.open(file), "EINVAL");
+    assert.match(e.message, /not an AnyFS database/);
+    assert.deepEqual(rawQuery(file, "SELECT body FROM notes").map((r) => ({ ...r as object })), [{
+      body: "mine",
+    }]);
+    const [mode] = rawQuery<Record<string, string>>(file, "PRAGMA journal_mode");
+    assert.equal(Object.values(mode)[0], "delete", "journal mode unchanged");
+    await Deno.writeTextFile(file, "this is not a database at all, just text");
+    failsSync(() => SqliteBackend.open(file), "EINVAL");
+  });
+});
+
+Deno.test("a database recording another chunk size is refused", async () => {
+  await withDb((file) => {
+    SqliteBackend.open(file).close();
+    const raw = new DatabaseSync(file);
+    raw.exec("UPDATE meta SET value = 4096 WHERE key = 'chunk_size'");
+    raw.close();
+    failsSync(() => SqliteBackend.open(file), "ENOTSUP");
+  });
+});
+
+Deno.test("open: create false and readOnly need an existing file; bad options are EINVAL", async () => {
+  await withDb((file, dir) => {
+    failsSync(() => SqliteBackend.open(file, { create: false }), "ENOENT");
+    failsSync(() => SqliteBackend.open(file, { readOnly: true }), "ENOENT");
+    failsSync(() => SqliteBackend.open(`${dir}/no/such/dir/x.db`), "ENOENT");
+    failsSync(() => SqliteBackend.open(file, { busyTimeoutMs: -1 }), "EINVAL");
+    failsSync(() => SqliteBackend.open(file, { uid: -5 }), "EINVAL");
+    failsSync(() => SqliteBackend.open(""), "EINVAL");
+    SqliteBackend.open(new URL(`file://${file}`)).close();
+    SqliteBackend.open(file, { create: false }).close();
+  });
+});
+
+Deno.test("a read-only backend reads everything and refuses every change with EROFS", async () => {
+  await withDb(async (file) => {
+    {
+      using b = SqliteBackend.open(file);
+      await b.writeFile("/f", bytes("content"));
+    }
+    using b = SqliteBackend.open(file, { readOnly: true });
+    assert.equal(text(await b.readFile("/f")), "content");
+    await fails(b.writeFile("/f", bytes("x")), "EROFS");
+    await fails(b.mkdir("/d"), "EROFS");
+    await fails(b.unlink("/f"), "EROFS");
+    await fails(b.open("/f", { write: true }), "EROFS");
+    const h = await b.open("/f", { read: true });
+    assert.equal(text(await h.read(0, 100)), "content");
+    await fails(h.truncate(0), "EINVAL");
+    await h.close();
+    await b.sync();
+  });
+});
+
+Deno.test("a writer blocked past busyTimeoutMs fails with EBUSY and nothing is damaged", async () => {
+  await withDb(async (file) => {
+    using b = SqliteBackend.open(file, { busyTimeoutMs: 50 });
+    await b.writeFile("/f", bytes("before"));
+    const other = new DatabaseSync(file);
+    other.exec("BEGIN IMMEDIATE");
+    try {
+      const e = await fails(b.writeFile("/f", bytes("during")), "EBUSY");
+      assert.match(e.message, /50 ms/);
+      await fails(b.mkdir("/d"), "EBUSY");
+      // Readers are not blocked by a writer in WAL mode.
+      assert.equal(text(await b.readFile("/f")), "before");
+    } finally {
+      other.exec("ROLLBACK");
+      other.close();
+    }
+    await b.writeFile("/f", bytes("after"));
+    assert.equal(text(await b.readFile("/f")), "after");
+    assert.deepEqual(b.integrityCheck(), ["ok"]);
+  });
+});
+
+Deno.test("two backends on one file see each other's changes, and one's handle survives the other's unlink", async () => {
+  await withDb(async (file) => {
+    using a = SqliteBackend.open(file);
+    using b = SqliteBackend.open(file);
+    await a.writeFile("/shared", bytes("from a"));
+    assert.equal(text(await b.readFile("/shared")), "from a");
+    const h = await b.open("/shared", { read: true });
+    await a.unlink("/shared");
+    await fails(b.lstat("/shared"), "ENOENT");
+    assert.equal(text(await h.read(0, 100)), "from a", "b's handle keeps the data");
+    const ino = (await h.stat()).ino;
+    await h.close();
+    await fails(a.statIno(ino), "ENOENT");
+  });
+});
+
+Deno.test("handles: whole-file flock locks between handles of this process", async () => {
+  const b = SqliteBackend.memory();
+  try {
+    await b.writeFile("/f", bytes("x"));
+    const h1 = await b.open("/f", { read: true });
+    const h2 = await b.open("/f", { read: true });
+    const h3 = await b.open("/f", { read: true });
+    await h1.lock!("shared", false);
+    await h2.lock!("shared", false);
+    await fails(h3.lock!("exclusive", false), "EAGAIN");
+    let granted = false;
+    const waiting = h3.lock!("exclusive", true).then(() => granted = true);
+    await h1.unlock!();
+    await Promise.resolve();
+    assert.equal(granted, false, "h2 still holds a shared lock");
+    await h2.close();
+    await waiting;
+    assert.equal(granted, true);
+    await fails(h1.lock!("shared", false), "EAGAIN");
+    await h3.unlock!();
+    await h1.lock!("exclusive", false);
+    // A waiter whose handle closes is rejected with EBADF.
+    const pending = h3.lock!("shared", true);
+    await h3.close();
+    await fails(pending, "EBADF");
+    await h1.close();
+    await fails(h1.lock!("shared", false), "EBADF");
+  } finally {
+    b.close();
+  }
+});
+
+Deno.test("sync and fsync succeed on every kind of backend; fsync of a missing path is ENOENT", async () => {
+  await withDb(async (file) => {
+    for (
+      const b of [
+        SqliteBackend.open(file),
+        SqliteBackend.memory(),
+      ]
+    ) {
+      await b.writeFile("/f", bytes("x"));
+      await b.sync();
+      await b.fsync("/f");
+      await fails(b.fsync("/missing"), "ENOENT");
+      const h = await b.open("/f", { write: true });
+      await h.write(bytes("y"), 0);
+      await h.sync();
+      await h.close();
+      b.close();
+    }
+    using always = SqliteBackend.open(file, { durability: "always" });
+    await always.writeFile("/g", bytes("z"));
+    await always.fsync("/g");
+    assert.equal(text(await always.readFile("/f")), "y");
+  });
+});
+
+Deno.test("statfs counts pages and inodes and reports no limit of its own", async () => {
+  const b = SqliteBackend.memory();
+  try {
+    const before = await b.statfs();
+    await b.writeFile("/f", pattern(4 * CHUNK_SIZE));
+    await b.mkdir("/d");
+    const after = await b.statfs();
+    assert.equal(after.totalBytes, 0);
+    assert.equal(after.usedInodes, before.usedInodes + 2);
+    assert.ok(after.usedBytes >= before.usedBytes + 4 * CHUNK_SIZE);
+    assert.equal(after.availableBytes, Number.MAX_SAFE_INTEGER);
+    assert.equal(after.maxNameLength, 255);
+  } finally {
+    b.close();
+  }
+});
+
+Deno.test("inodePath finds a name of an inode, also deep and after renames", async () => {
+  const b = SqliteBackend.memory();
+  try {
+    await b.mkdir("/a");
+    await b.mkdir("/a/b");
+    await b.writeFile("/a/b/f", bytes("x"));
+    const ino = (await b.lstat("/a/b/f")).ino;
+    assert.equal(await b.inodePath(ino), "/a/b/f");
+    await b.rename("/a", "/z");
+    assert.equal(await b.inodePath(ino), "/z/b/f");
+    assert.equal(await b.inodePath(1), "/");
+    await fails(b.inodePath(999_999), "ENOENT");
+  } finally {
+    b.close();
+  }
+});
+
+Deno.test("copyFile copies content and permission bits inside the database", async () => {
+  await withDb(async (file) => {
+    using b = SqliteBackend.open(file);
+    const data = pattern(2 * CHUNK_SIZE + 9);
+    await b.writeFile("/src", data, { mode: 0o640 });
+    await b.copyFile("/src", "/dst");
+    assert.deepEqual(await b.readFile("/dst"), data);
+    assert.equal((await b.lstat("/dst")).mode, 0o100640);
+    await b.writeFile("/other", bytes("short"));
+    await b.copyFile("/other", "/dst");
+    assert.equal(text(await b.readFile("/dst")), "short");
+    assert.equal(chunkCount(file, (await b.lstat("/dst")).ino), 1);
+    await b.copyFile("/src", "/src");
+    assert.deepEqual(await b.readFile("/src"), data);
+  });
+});
+
+Deno.test("opening a database file needs only read and write permission on it, and says which flag is missing", async () => {
+  await withDb(async (file, dir) => {
+    const script = `
+      import { SqliteBackend } from ${
+      JSON.stringify(new URL("../../src/backends/sqlite.ts", import.meta.url).href)
+    };
+      const m = SqliteBackend.memory();
+      await m.writeFile("/x", new Uint8Array([1]));
+      m.close();
+      try { SqliteBackend.open(${JSON.stringify(file)}); console.log("opened"); }
+      catch (e) { console.log(e.code + " " + e.message); }
+    `;
+    const run = async (...flags: string[]) => {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-lock", ...flags, "-"],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+        cwd: dir,
+      }).spawn();
+      const w = out.stdin.getWriter();
+      await w.write(bytes(script));
+      await w.close();
+      const { stdout, stderr, code } = await out.output();
+      assert.equal(code, 0, text(stderr));
+      return text(stdout).trim();
+    };
+    const none = await run();
+    assert.match(none, /^EACCES .*--allow-read=.*--allow-write=/);
+    const readOnly = await run(`--allow-read=${file}`);
+    assert.match(readOnly, /^EACCES /);
+    assert.doesNotMatch(readOnly, /--allow-read/);
+    assert.match(readOnly, /--allow-write=/);
+    assert.equal(await run(`--allow-read=${file}`, `--allow-write=${file}`), "opened");
+  });
+});
+
+Deno.test("orphans of a crashed process are removed by the next backend that opens the database alone", async () => {
+  await withDb(async (file) => {
+    {
+      using b = SqliteBackend.open(file);
+      await b.writeFile("/victim", pattern(3 * CHUNK_SIZE));
+    }
+    // A child opens the file, unlinks it while holding it open, reports, and is killed.
+    const script = `
+      import { SqliteBackend } from ${
+      JSON.stringify(new URL("../../src/backends/sqlite.ts", import.meta.url).href)
+    };
+      const b = SqliteBackend.open(${JSON.stringify(file)});
+      const h = await b.open("/victim", { read: true });
+      await b.unlink("/victim");
+      console.log("held " + (await h.stat()).ino);
+      setInterval(() => {}, 1000); // stay alive until killed
+    `;
+    const child = new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-lock", "-A", "-"],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "inherit",
+    }).spawn();
+    const w = child.stdin.getWriter();
+    await w.write(bytes(script));
+    await w.close();
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let line = "";
+    while (!line.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      line += value;
+    }
+    const ino = Number(/held (\d+)/.exec(line)?.[1]);
+    assert.ok(ino > 1, `child said: ${line}`);
+    {
+      // While the child lives, its orphan must survive another opener.
+      using b = SqliteBackend.open(file);
+      assert.equal((await b.statIno(ino)).nlink, 0);
+    }
+    child.kill("SIGKILL");
+    await child.status;
+    await reader.cancel();
+    assert.equal(chunkCount(file, ino), 3, "the crash left the orphan behind");
+    using b = SqliteBackend.open(file);
+    await fails(b.statIno(ino), "ENOENT");
+    assert.equal(chunkCount(file, ino), 0);
+    assert.deepEqual(b.integrityCheck(), ["ok"]);
+  });
+});
+
+Deno.test("paths that are not absolute are EINVAL; NUL bytes and overlong names are refused", async () => {
+  const b = SqliteBackend.memory();
+  try {
+    await fails(b.lstat("relative"), "EINVAL");
+    await fails(b.writeFile("/a\0b", bytes("x")), "EINVAL");
+    await fails(b.writeFile("/" + "n".repeat(256), bytes("x")), "ENAMETOOLONG");
+    await fails(b.lstat("/" + "n".repeat(256)), "ENAMETOOLONG");
+    await b.writeFile("/" + "n".repeat(255), bytes("x"));
+    await fails(b.lstat("/a/../b"), "ENOENT");
+  } finally {
+    b.close();
+  }
+});
