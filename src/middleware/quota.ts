@@ -875,9 +875,15 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
       const open = this.#open.get(ino) ?? { size, handles: 0, orphaned: false };
       open.handles++;
       this.#open.set(ino, open);
+      // A read-only handle still counts as holding the inode open; its
+      // writes go straight to the inner handle, which refuses them (EBADF).
       return new QuotaHandle(handle, {
-        write: (data, position) => this.#handleWrite(handle, ino, data, position, options),
-        truncate: (length) => this.#handleTruncate(handle, ino, length),
+        write: writable
+          ? (data, position) => this.#handleWrite(handle, ino, data, position, options)
+          : (data, position) => handle.write(data, position),
+        truncate: writable
+          ? (length) => this.#handleTruncate(handle, ino, length)
+          : (length) => handle.truncate(length),
         close: () => this.#handleClose(handle, ino),
       });
     });

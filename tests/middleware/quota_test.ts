@@ -356,3 +356,12 @@ Deno.test("a failed scan makes mutations fail with EIO until a rescan succeeds",
   await q.writeFile("/a", bytes(1));
   assert.equal(q.usage().bytes, 1);
 });
+
+Deno.test("writing through a read-only handle is refused by the backend, not the quota", async () => {
+  const q = await Quota.create(new MemoryBackend(), { maxTotalSize: 10 });
+  await q.writeFile("/a", bytes(10));
+  const h = await q.open("/a", { read: true });
+  await rejectsWith(h.write(bytes(5), 10), "EBADF");
+  await h.close();
+  assert.equal(q.usage().bytes, 10);
+});
