@@ -213,10 +213,11 @@ interface InodeLocks {
  * inode, with the semantics of Linux `flock(2)` (the same as
  * {@linkcode MemoryBackend}'s): a lock belongs to the handle that took it,
  * several shared locks or one exclusive lock may be held at once, and
- * closing the handle releases it. Converting a held lock first releases
- * it, as Linux does: a conversion that cannot be granted at once fails with
- * `EAGAIN` (or waits) without the old lock — which is also why two shared
- * holders that both upgrade cannot deadlock each other.
+ * closing the handle releases it. Upgrading a shared lock first releases
+ * it, as Linux does: an upgrade that cannot be granted at once fails with
+ * `EAGAIN` (or waits) without the shared lock, and requests that were
+ * already waiting go first — so two holders upgrading at once cannot
+ * deadlock. A downgrade always succeeds at once.
  */
 export class LockTable {
   #inodes = new Map<number, InodeLocks>();
@@ -242,14 +243,24 @@ export class LockTable {
     this.#owners.set(owner, ino);
     const held = entry.holders.get(owner);
     if (held === mode) return Promise.resolve();
-    if (held !== undefined) entry.holders.delete(owner);
-    if (!LockTable.#conflicts(entry, owner, mode)) {
+    if (held === "exclusive") {
+      // A downgrade cannot conflict: grant it at once, then let shared
+      // waiters join.
       entry.holders.set(owner, mode);
-      // A downgrade may let shared waiters in.
-      if (held !== undefined) this.#wake(ino, entry);
+      this.#wake(entry);
       return Promise.resolve();
     }
-    if (held !== undefined) this.#wake(ino, entry);
+    if (held !== undefined) {
+      // An upgrade releases the shared lock first and lets older waiters in
+      // before it is tried, so two holders upgrading at once cannot
+      // deadlock: one of them gets the lock, the other waits (or fails).
+      entry.holders.delete(owner);
+      this.#wake(entry);
+    }
+    if (!LockTable.#conflicts(entry, owner, mode)) {
+      entry.holders.set(owner, mode);
+      return Promise.resolve();
+    }
     if (!wait) {
       this.#forget(ino, entry);
       return Promise.reject(
@@ -267,7 +278,10 @@ export class LockTable {
     const ino = this.#owners.get(owner);
     if (ino === undefined) return;
     const entry = this.#inodes.get(ino);
-    if (entry !== undefined && entry.holders.delete(owner)) this.#wake(ino, entry);
+    if (entry !== undefined && entry.holders.delete(owner)) {
+      this.#wake(entry);
+      this.#forget(ino, entry);
+    }
   }
 
   /** Release `owner`'s lock and fail its pending waits with `EBADF` (the handle closed). */
@@ -284,7 +298,8 @@ export class LockTable {
       w.reject(fsError("EBADF", "flock", w.path, { reason: "handle closed while waiting" }));
     }
     entry.holders.delete(owner);
-    this.#wake(ino, entry);
+    this.#wake(entry);
+    this.#forget(ino, entry);
   }
 
   /**
@@ -292,7 +307,7 @@ export class LockTable {
    * a later compatible request is not held back by an older blocked one,
    * as on Linux.
    */
-  #wake(ino: number, entry: InodeLocks): void {
+  #wake(entry: InodeLocks): void {
     for (let i = 0; i < entry.waiters.length;) {
       const w = entry.waiters[i];
       if (LockTable.#conflicts(entry, w.owner, w.mode)) {
@@ -303,9 +318,9 @@ export class LockTable {
       entry.holders.set(w.owner, w.mode);
       w.resolve();
     }
-    this.#forget(ino, entry);
   }
 
+  /** Drop an inode's entry once nobody holds or waits (never in the middle of a request). */
   #forget(ino: number, entry: InodeLocks): void {
     if (entry.holders.size === 0 && entry.waiters.length === 0) this.#inodes.delete(ino);
   }

@@ -476,6 +476,44 @@ Deno.test("handles: whole-file flock locks between handles of this process", asy
   }
 });
 
+Deno.test("locks: two shared holders upgrading at once do not deadlock; a downgrade is immediate", async () => {
+  const b = SqliteBackend.memory();
+  try {
+    await b.writeFile("/f", bytes("x"));
+    const h1 = await b.open("/f", { read: true });
+    const h2 = await b.open("/f", { read: true });
+    const h3 = await b.open("/f", { read: true });
+    await h1.lock!("shared", false);
+    await h2.lock!("shared", false);
+    const order: string[] = [];
+    const up1 = h1.lock!("exclusive", true).then(() => order.push("h1"));
+    const up2 = h2.lock!("exclusive", true).then(() => order.push("h2"));
+    // h2's upgrade releases its shared lock first, which lets the older
+    // waiter h1 in; h2 then waits for h1.
+    await up1;
+    assert.deepEqual(order, ["h1"]);
+    await h1.unlock!();
+    await up2;
+    assert.deepEqual(order, ["h1", "h2"]);
+    // Downgrade: h2 keeps a lock throughout, and a shared waiter joins.
+    const joined = h3.lock!("shared", true);
+    await h2.lock!("shared", false);
+    await joined;
+    await fails(h1.lock!("exclusive", false), "EAGAIN");
+    for (const h of [h1, h2, h3]) await h.close();
+    // Everything released: a fresh handle gets an exclusive lock at once.
+    const h4 = await b.open("/f", { read: true });
+    await h4.lock!("exclusive", false);
+    const h5 = await b.open("/f", { read: true });
+    await fails(h5.lock!("shared", false), "EAGAIN");
+    await h4.close();
+    await h5.lock!("exclusive", false);
+    await h5.close();
+  } finally {
+    b.close();
+  }
+});
+
 Deno.test("sync and fsync succeed on every kind of backend; fsync of a missing path is ENOENT", async () => {
   await withDb(async (file) => {
     for (
