@@ -81,6 +81,7 @@ type SegmentMatcher = ((name: string) => boolean) | true;
 class GlobRule {
   readonly pattern: string;
   readonly #matches: (path: string) => boolean;
+  readonly #matchesRoot: boolean;
   readonly #segments: SegmentMatcher[];
 
   constructor(pattern: string, caseInsensitive: boolean) {
@@ -95,6 +96,7 @@ class GlobRule {
     // `posix` turns on `[!…]` negation and `[[:class:]]`; `dot` lets `*` match dotfiles.
     const options = { dot: true, posix: true, nocase: caseInsensitive };
     this.#matches = picomatch(glob, options);
+    this.#matchesRoot = this.#matches("/");
     const parts = picomatch.scan(glob, { ...options, parts: true }).parts ?? [];
     if (parts[0] === "") parts.shift();
     this.#segments = parts.map((part): SegmentMatcher =>
@@ -110,7 +112,7 @@ class GlobRule {
     for (let i = path.indexOf("/", 1); i > 0; i = path.indexOf("/", i + 1)) {
       if (this.#matches(path.slice(0, i))) return true;
     }
-    return path !== "/" && this.#matches("/");
+    return this.#matchesRoot;
   }
 
   /** Whether some path below the directory `dir` could match (a partial match of its components). */
