@@ -617,7 +617,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
   /** Moving a directory deeper moves its whole subtree deeper: check its deepest path. */
   async #checkSubtreeDepth(from: string, to: string): Promise<void> {
     const limit = this.#limits.maxPathDepth;
-    if (limit === undefined) return;
+    if (limit === undefined || from === "/") return;
     const fromDepth = splitPath(from).length;
     const toDepth = splitPath(to).length;
     if (toDepth <= fromDepth && toDepth <= limit) return;
@@ -808,6 +808,8 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
    * reports as available when it reports capacity at all.
    */
   override async statfs(): Promise<StatFs> {
+    // Figures from before the scan finished would be wrong, not just old.
+    await this.ready.catch(() => {});
     const base: StatFs = supports(this.inner, "statfs") ? await this.inner.statfs() : {
       totalBytes: 0,
       usedBytes: 0,
