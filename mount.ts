@@ -1,10 +1,40 @@
 /**
- * Mount any AnyFS backend as a real file system (libfuse3 on Linux).
+ * Mount any AnyFS backend — with any middleware stack — as a real Linux
+ * file system through libfuse3, so every program on the machine can use it.
  *
- * Needs `--allow-ffi` (and read access to the mount point). Importing
- * `@anyfs/anyfs` itself never loads FFI; only this entry point does.
+ * Needs `--allow-ffi`, `--allow-read` and `--allow-run=fusermount3` (or
+ * `-A`). Importing `@anyfs/anyfs` itself never loads FFI; only this entry
+ * point does, and only when `mount()` or `isAvailable()` is called.
+ *
+ * The mounting process may use its own mount through Deno's async file API
+ * with any number of operations in flight, but must never call a
+ * synchronous file function (`Deno.statSync`, …) on a path inside it: that
+ * hangs the process (see {@linkcode MountHandle}).
+ *
+ * @example Mount a memory backend and run a shell command in it
+ * ```ts
+ * import { MemoryBackend } from "@anyfs/anyfs";
+ * import { isAvailable, mount } from "@anyfs/anyfs/mount";
+ *
+ * const a = isAvailable();
+ * if (!a.available) throw new Error(`${a.reason}; fix: ${a.fix}`);
+ * await Deno.mkdir("/tmp/anyfs-mnt", { recursive: true });
+ * await using m = await mount(new MemoryBackend(), "/tmp/anyfs-mnt", { cache: "always" });
+ * await new Deno.Command("sh", { args: ["-c", "echo hi > /tmp/anyfs-mnt/hello.txt"] }).output();
+ * console.log(await Deno.readTextFile("/tmp/anyfs-mnt/hello.txt"), m.stats);
+ * ```
  *
  * @module
  */
 
-export {};
+export {
+  mount,
+  MountBuilder,
+  type MountEnd,
+  MountHandle,
+  type UnmountOptions,
+} from "./src/mount/handle.ts";
+export { type Availability, isAvailable } from "./src/mount/availability.ts";
+export { MountError, type MountErrorDetails, type MountErrorKind } from "./src/mount/errors.ts";
+export type { CachePolicy, MountOptions, ResolvedMountOptions } from "./src/mount/options.ts";
+export type { MountStats, NegotiatedConnection } from "./src/mount/adapter.ts";

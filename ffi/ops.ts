@@ -125,16 +125,24 @@ export interface FuseReply {
   dirBuffer(size: number): DirBuffer;
 }
 
+/** Whether replies may still reach libfuse (false once the session is destroyed). */
+export interface ReplyGate {
+  /** Replies are sent while true. */
+  open: boolean;
+}
+
 /** A {@linkcode FuseReply} over a real `fuse_req_t`. */
 export class FuseRequest implements FuseReply {
   #lib: LibFuseSymbols;
   #req: Deno.PointerObject;
+  #gate: ReplyGate;
   #replied = false;
 
-  /** Wrap request `req` of library `lib`. */
-  constructor(lib: LibFuseSymbols, req: Deno.PointerObject) {
+  /** Wrap request `req` of library `lib`; replies go out only while `gate.open`. */
+  constructor(lib: LibFuseSymbols, req: Deno.PointerObject, gate: ReplyGate) {
     this.#lib = lib;
     this.#req = req;
+    this.#gate = gate;
   }
 
   get replied(): boolean {
@@ -149,7 +157,9 @@ export class FuseRequest implements FuseReply {
       return false;
     }
     this.#replied = true;
-    return true;
+    // After fuse_session_destroy the request's session is freed memory: a
+    // late reply (a handler that outlived the mount) is dropped.
+    return this.#gate.open;
   }
 
   context(): RequestContext {
@@ -451,6 +461,8 @@ export interface OpsSelection {
 export interface LowLevelOps {
   /** The struct to pass to `fuse_session_new`. */
   readonly buffer: Uint8Array<ArrayBuffer>;
+  /** Drop every later reply: call right before `fuse_session_destroy`. */
+  retire(): void;
   /** Release every callback; only after `fuse_session_destroy`. */
   close(): void;
 }
@@ -479,6 +491,7 @@ export function buildLowLevelOps(
   const buffer = new Uint8Array(SIZEOF.lowlevelOps);
   const view = new DataView(buffer.buffer);
   const callbacks: Deno.UnsafeCallback[] = [];
+  const gate: ReplyGate = { open: true };
 
   const install = (
     op: LowLevelOpName,
@@ -496,7 +509,7 @@ export function buildLowLevelOps(
   // Runs a request callback body; a synchronous throw must still produce a
   // reply, or the caller in the kernel would wait forever.
   const guard = (req: Ptr, body: (r: FuseRequest) => void) => {
-    const r = new FuseRequest(lib, req as Deno.PointerObject);
+    const r = new FuseRequest(lib, req as Deno.PointerObject, gate);
     try {
       body(r);
     } catch (e) {
@@ -819,6 +832,9 @@ export function buildLowLevelOps(
 
   return {
     buffer,
+    retire() {
+      gate.open = false;
+    },
     close() {
       for (const cb of callbacks) cb.close();
       callbacks.length = 0;

@@ -1,0 +1,1067 @@
+/**
+ * The low-level FUSE adapter: one handler per kernel operation, in the
+ * manner of libfuse's `passthrough_hp` or go-fuse's `fs` package, over any
+ * AnyFS {@linkcode Backend}.
+ *
+ * Each handler receives plain JavaScript values (the FFI bridge has already
+ * copied them out of C memory), starts the backend work, and returns; the
+ * reply goes out when the backend's promise settles. So any number of
+ * requests are in flight at once and the JavaScript event loop never
+ * blocks. {@linkcode FuseAdapter} guarantees one reply per request: a
+ * backend that throws or rejects yields the errno of its `FsError` code
+ * (from the one table, `errnoOf`), and anything else yields `EIO`.
+ *
+ * Capabilities decide the answers: no `symlinks`/`hardlinks` → `EPERM` on
+ * symlink/link; no `permissions`/`ownership`/`times` → `EPERM` on
+ * chmod/chown/explicit times; no `xattrs` → the kernel is told the
+ * operation does not exist and answers `EOPNOTSUPP` itself; read-only →
+ * `EROFS`.
+ *
+ * @module
+ */
+
+import { type Backend, type FileHandle, type OpenOptions, supports } from "../core/backend.ts";
+import { BufferedHandle, openFile, truncateFile } from "../core/derive.ts";
+import { errnoOf, type ErrorCode } from "../core/errno.ts";
+import { fsError, isFsError, toFsError } from "../core/errors.ts";
+import {
+  type DirEntry,
+  type FileType,
+  type Metadata,
+  S_IFMT,
+  S_IFREG,
+  typeBits,
+} from "../core/types.ts";
+import { ACCESS, CAP, FALLOC, LOCK, O, RENAME, SEEK, SET_ATTR, XATTR } from "../../ffi/layout.ts";
+import type {
+  ConnChanges,
+  ConnInfo,
+  FileInfoIn,
+  FileInfoOut,
+  Forget,
+  FuseReply,
+  LowLevelHandlers,
+  SetattrFields,
+  StatFields,
+} from "../../ffi/ops.ts";
+import { type InodeNode, InodeTable } from "./inodes.ts";
+import type { ResolvedMountOptions } from "./options.ts";
+
+/** Live figures of a mount, readable at any time. */
+export interface MountStats {
+  /** Requests received from the kernel. */
+  operations: number;
+  /** Requests answered with an error. */
+  errors: number;
+  /** Bytes returned by reads. */
+  bytesRead: number;
+  /** Bytes accepted by writes. */
+  bytesWritten: number;
+  /** Requests whose reply is still pending. */
+  inFlight: number;
+  /** The most requests that were pending at once. */
+  maxInFlight: number;
+  /** Nodes in the inode table (the kernel's references). */
+  nodes: number;
+  /** Open files and directories. */
+  openHandles: number;
+  /** Requests per kernel operation. */
+  byOperation: Record<string, number>;
+}
+
+/** The kernel connection parameters negotiated at `init`. */
+export interface NegotiatedConnection {
+  /** FUSE protocol version, e.g. `7.38`. */
+  protocol: string;
+  /** Capability bits the kernel offered. */
+  capable: number;
+  /** Capability bits in effect. */
+  want: number;
+  /** Largest write request. */
+  maxWrite: number;
+  /** Whether the writeback cache is on. */
+  writebackCache: boolean;
+}
+
+interface OpenFile {
+  readonly node: InodeNode;
+  readonly file: FileHandle;
+}
+
+interface OpenDir {
+  readonly node: InodeNode;
+  entries?: DirEntry[];
+}
+
+const ENOENT_REPLY = -errnoOf("ENOENT");
+const ZERO_CHUNK = 1 << 20;
+const UNLIMITED_BLOCKS = 2 ** 40;
+const UNLIMITED_FILES = 2 ** 32;
+
+/** Throw `code` for operation `op` unless `condition` holds. */
+function need(condition: unknown, code: ErrorCode, op: string, path = ""): asserts condition {
+  if (!condition) throw fsError(code, op, path);
+}
+
+/** The kernel-facing handlers of one mount over one backend. */
+export class FuseAdapter implements LowLevelHandlers {
+  readonly #backend: Backend;
+  readonly #opt: ResolvedMountOptions;
+  readonly #table: InodeTable;
+  readonly #files = new Map<number, OpenFile>();
+  readonly #dirs = new Map<number, OpenDir>();
+  #nextFh = 1;
+  readonly #stats: MountStats = {
+    operations: 0,
+    errors: 0,
+    bytesRead: 0,
+    bytesWritten: 0,
+    inFlight: 0,
+    maxInFlight: 0,
+    nodes: 1,
+    openHandles: 0,
+    byOperation: {},
+  };
+  #idleWaiters: (() => void)[] = [];
+  #writeback = false;
+  #connection?: NegotiatedConnection;
+  #initWaiters: (() => void)[] = [];
+  readonly #hasInodes: boolean;
+  readonly #hasXattrs: boolean;
+
+  /** Handlers for `backend` whose root directory has inode `rootIno`. */
+  constructor(backend: Backend, rootIno: number, options: ResolvedMountOptions) {
+    this.#backend = backend;
+    this.#opt = options;
+    this.#table = new InodeTable(rootIno);
+    this.#hasInodes = supports(backend, "inodes");
+    this.#hasXattrs = supports(backend, "xattrs");
+  }
+
+  /** Whether flock(2) should reach the backend (it has `locks`). */
+  get forwardsLocks(): boolean {
+    return supports(this.#backend, "locks");
+  }
+
+  /** A snapshot of the live figures. */
+  get stats(): MountStats {
+    return {
+      ...this.#stats,
+      nodes: this.#table.size,
+      openHandles: this.#files.size + this.#dirs.size,
+      byOperation: { ...this.#stats.byOperation },
+    };
+  }
+
+  /** What was negotiated with the kernel, once `init` ran. */
+  get connection(): NegotiatedConnection | undefined {
+    return this.#connection;
+  }
+
+  /** Resolves once the kernel has sent `init`. */
+  whenInitialized(): Promise<void> {
+    if (this.#connection) return Promise.resolve();
+    return new Promise((resolve) => this.#initWaiters.push(resolve));
+  }
+
+  /** Resolves when no request is pending. */
+  whenIdle(): Promise<void> {
+    if (this.#stats.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  /** The kernel node id and path for `path`'s entry, if the kernel knows it (for invalidation). */
+  knownEntry(path: string): { parent: number; name: string } | undefined {
+    const parts = path.split("/").filter((p) => p !== "");
+    if (parts.length === 0) return undefined;
+    let at: InodeNode | undefined = this.#table.root;
+    for (const part of parts.slice(0, -1)) {
+      at = at.entries.get(part);
+      if (!at) return undefined;
+    }
+    return { parent: at.id, name: parts[parts.length - 1] };
+  }
+
+  /** The kernel node id of `path`, if the kernel knows it. */
+  knownNode(path: string): number | undefined {
+    let at: InodeNode | undefined = this.#table.root;
+    for (const part of path.split("/").filter((p) => p !== "")) {
+      at = at.entries.get(part);
+      if (!at) return undefined;
+    }
+    return at.id;
+  }
+
+  /** Close every handle the kernel left open (the session ended without releases). */
+  async closeAll(): Promise<void> {
+    const files = [...this.#files.values()];
+    this.#files.clear();
+    this.#dirs.clear();
+    await Promise.allSettled(files.map((f) => f.file.close()));
+  }
+
+  // ---------------------------------------------------------------------
+  // Plumbing: exactly one reply per request, counters, errno mapping.
+
+  #run(req: FuseReply, op: string, body: () => Promise<void> | void): void {
+    const s = this.#stats;
+    s.operations++;
+    s.byOperation[op] = (s.byOperation[op] ?? 0) + 1;
+    s.inFlight++;
+    if (s.inFlight > s.maxInFlight) s.maxInFlight = s.inFlight;
+    let done: Promise<void> | void;
+    try {
+      done = body();
+    } catch (e) {
+      this.#fail(req, op, e);
+      this.#settle(req, op);
+      return;
+    }
+    if (done instanceof Promise) {
+      done.then(
+        () => this.#settle(req, op),
+        (e) => {
+          this.#fail(req, op, e);
+          this.#settle(req, op);
+        },
+      );
+    } else {
+      this.#settle(req, op);
+    }
+  }
+
+  #fail(req: FuseReply, op: string, e: unknown): void {
+    if (!isFsError(e)) this.#opt.onBackendError(e, op);
+    const code = toFsError(e, op, "").code;
+    this.#stats.errors++;
+    if (!req.replied) req.err(errnoOf(code));
+  }
+
+  #settle(req: FuseReply, op: string): void {
+    if (!req.replied) {
+      // A handler that returned without replying is a bug here; the caller
+      // in the kernel must not wait forever because of it.
+      console.error(`anyfs mount: ${op} finished without a reply; answering EIO`);
+      this.#stats.errors++;
+      req.err(errnoOf("EIO"));
+    }
+    if (--this.#stats.inFlight === 0 && this.#idleWaiters.length) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  #node(id: number, op: string): InodeNode {
+    const node = this.#table.get(id);
+    if (!node) throw fsError("ENOENT", op, `<node ${id}>`, { reason: "unknown node id" });
+    return node;
+  }
+
+  async #path(node: InodeNode, op: string): Promise<string> {
+    const path = this.#table.pathOf(node);
+    if (path !== undefined) return path;
+    if (this.#hasInodes && node.ino > 0 && supports(this.#backend, "inodes")) {
+      return await this.#backend.inodePath(node.ino);
+    }
+    throw fsError("ENOENT", op, `<node ${node.id}>`, { reason: "the file has no name any more" });
+  }
+
+  #childPath(parent: InodeNode, name: string, op: string): string {
+    const path = this.#table.childPath(parent, name);
+    if (path === undefined) throw fsError("ENOENT", op, name);
+    return path;
+  }
+
+  #writable(op: string, path = ""): void {
+    if (this.#opt.readOnly) throw fsError("EROFS", op, path);
+  }
+
+  #attr(node: InodeNode | undefined, meta: Metadata): StatFields {
+    return {
+      ino: meta.ino > 0 ? meta.ino : node?.id ?? 0,
+      mode: meta.mode,
+      nlink: meta.nlink,
+      uid: this.#opt.uid ?? meta.uid,
+      gid: this.#opt.gid ?? meta.gid,
+      rdev: meta.rdev,
+      size: meta.size,
+      blocks: meta.blocks,
+      atimeMs: meta.atimeMs,
+      mtimeMs: meta.mtimeMs,
+      ctimeMs: meta.ctimeMs,
+    };
+  }
+
+  async #stat(node: InodeNode, op: string): Promise<Metadata> {
+    if (this.#hasInodes && node.ino > 0 && supports(this.#backend, "inodes")) {
+      return await this.#backend.statIno(node.ino);
+    }
+    const path = this.#table.pathOf(node);
+    if (path !== undefined) return await this.#backend.lstat(path);
+    for (const f of this.#files.values()) {
+      if (f.node === node) return await f.file.stat();
+    }
+    throw fsError("ENOENT", op, `<node ${node.id}>`, { reason: "the file has no name any more" });
+  }
+
+  /** Reply with `node` as a new kernel reference (lookup, mknod, mkdir, symlink, link). */
+  #replyEntry(req: FuseReply, node: InodeNode, meta: Metadata): void {
+    this.#table.ref(node);
+    const r = req.entry(
+      node.id,
+      this.#attr(node, meta),
+      this.#opt.attrTimeout,
+      this.#opt.entryTimeout,
+    );
+    // An interrupted request's reply is discarded: the kernel took no reference.
+    if (r === ENOENT_REPLY) this.#table.forget(node.id, 1);
+  }
+
+  async #newEntry(req: FuseReply, parent: InodeNode, name: string, path: string): Promise<void> {
+    const meta = await this.#backend.lstat(path);
+    this.#replyEntry(req, this.#table.resolve(parent, name, meta), meta);
+  }
+
+  #owner(req: FuseReply): { uid: number; gid: number } {
+    const ctx = req.context();
+    return { uid: ctx.uid, gid: ctx.gid };
+  }
+
+  #file(fh: number, op: string): OpenFile {
+    const f = this.#files.get(fh);
+    if (!f) throw fsError("EBADF", op, `<fh ${fh}>`);
+    return f;
+  }
+
+  #addFile(node: InodeNode, file: FileHandle): number {
+    const fh = this.#nextFh++;
+    this.#files.set(fh, { node, file });
+    return fh;
+  }
+
+  #openReply(fh: number): FileInfoOut {
+    return {
+      fh,
+      directIo: this.#opt.cache === "never",
+      keepCache: this.#opt.cache === "always",
+    };
+  }
+
+  #openOptions(flags: number): OpenOptions {
+    const acc = flags & O.accmode;
+    const write = acc !== O.rdonly;
+    return {
+      // With the writeback cache the kernel reads pages to fill partial
+      // writes, even through a write-only descriptor, and applies O_APPEND
+      // itself: handles must be readable and positional.
+      read: acc !== O.wronly || this.#writeback,
+      write,
+      append: (flags & O.append) !== 0 && !this.#writeback,
+      truncate: (flags & O.trunc) !== 0 && write,
+    };
+  }
+
+  // ---------------------------------------------------------------------
+  // Session.
+
+  init(conn: ConnInfo): ConnChanges {
+    let want = conn.want;
+    // The backends do not clear setuid/setgid bits on write: the kernel must.
+    want &= ~CAP.handleKillpriv;
+    want &= ~(CAP.spliceRead | CAP.spliceWrite | CAP.spliceMove | CAP.posixAcl);
+    if (conn.capable & CAP.parallelDirops) want |= CAP.parallelDirops;
+    if (conn.capable & CAP.asyncRead) want |= CAP.asyncRead;
+    if (conn.capable & CAP.atomicOTrunc) want |= CAP.atomicOTrunc;
+    if (this.#opt.writebackCache && conn.capable & CAP.writebackCache) {
+      want |= CAP.writebackCache;
+    } else {
+      want &= ~CAP.writebackCache;
+    }
+    if (this.#opt.cache === "never") want &= ~(CAP.readdirplus | CAP.readdirplusAuto);
+    this.#writeback = (want & CAP.writebackCache) !== 0;
+    this.#connection = {
+      protocol: `${conn.protoMajor}.${conn.protoMinor}`,
+      capable: conn.capable,
+      want,
+      maxWrite: Math.min(this.#opt.maxWrite, conn.maxWrite || this.#opt.maxWrite),
+      writebackCache: this.#writeback,
+    };
+    const waiters = this.#initWaiters;
+    this.#initWaiters = [];
+    for (const w of waiters) w();
+    return {
+      want,
+      maxWrite: this.#opt.maxWrite,
+      maxBackground: 64,
+      congestionThreshold: 48,
+      timeGran: 1,
+    };
+  }
+
+  destroy(): void {
+    // Nothing to flush here: open handles are closed by closeAll() once the
+    // session loop has ended.
+  }
+
+  badName(req: FuseReply): void {
+    this.#run(req, "name", () => {
+      throw fsError("EINVAL", "name", "", { reason: "the name is not valid UTF-8" });
+    });
+  }
+
+  // ---------------------------------------------------------------------
+  // Names and attributes.
+
+  lookup(req: FuseReply, parentId: number, name: string): void {
+    this.#run(req, "lookup", async () => {
+      const parent = this.#node(parentId, "lookup");
+      const path = this.#childPath(parent, name, "lookup");
+      let meta: Metadata;
+      try {
+        meta = await this.#backend.lstat(path);
+      } catch (e) {
+        if ((e as { code?: string }).code !== "ENOENT") throw e;
+        // Someone removed it behind the kernel's back: forget the old name.
+        this.#table.unlinkEntry(parent, name);
+        if (this.#opt.negativeTimeout > 0) req.negativeEntry(this.#opt.negativeTimeout);
+        else req.err(errnoOf("ENOENT"));
+        return;
+      }
+      this.#replyEntry(req, this.#table.resolve(parent, name, meta), meta);
+    });
+  }
+
+  forget(req: FuseReply, nodeId: number, nlookup: number): void {
+    this.#stats.operations++;
+    this.#table.forget(nodeId, nlookup);
+    req.none();
+  }
+
+  forgetMulti(req: FuseReply, forgets: Forget[]): void {
+    this.#stats.operations++;
+    for (const f of forgets) this.#table.forget(f.nodeId, f.nlookup);
+    req.none();
+  }
+
+  getattr(req: FuseReply, nodeId: number, fi: FileInfoIn | undefined): void {
+    this.#run(req, "getattr", async () => {
+      const node = this.#node(nodeId, "getattr");
+      const open = fi ? this.#files.get(fi.fh) : undefined;
+      const meta = open ? await open.file.stat() : await this.#stat(node, "getattr");
+      req.attr(this.#attr(node, meta), this.#opt.attrTimeout);
+    });
+  }
+
+  setattr(
+    req: FuseReply,
+    nodeId: number,
+    attr: SetattrFields,
+    toSet: number,
+    fi: FileInfoIn | undefined,
+  ): void {
+    this.#run(req, "setattr", async () => {
+      const node = this.#node(nodeId, "setattr");
+      const open = fi ? this.#files.get(fi.fh) : undefined;
+      const path = this.#table.pathOf(node) ??
+        (open ? undefined : await this.#path(node, "setattr"));
+      const b = this.#backend;
+      if (toSet & SET_ATTR.size) {
+        this.#writable("truncate", path);
+        need(node.type === "file", node.type === "dir" ? "EISDIR" : "EINVAL", "truncate", path);
+        if (open) await open.file.truncate(attr.size);
+        else await truncateFile(b, path!, attr.size);
+      }
+      if (toSet & (SET_ATTR.uid | SET_ATTR.gid)) {
+        this.#writable("chown", path);
+        need(supports(b, "ownership") && path !== undefined, "EPERM", "chown", path);
+        await b.chown(
+          path,
+          toSet & SET_ATTR.uid ? attr.uid : null,
+          toSet & SET_ATTR.gid ? attr.gid : null,
+        );
+      }
+      if (toSet & SET_ATTR.mode) {
+        this.#writable("chmod", path);
+        need(supports(b, "permissions") && path !== undefined, "EPERM", "chmod", path);
+        await b.chmod(path, attr.mode & 0o7777);
+      }
+      const times = SET_ATTR.atime | SET_ATTR.mtime | SET_ATTR.atimeNow | SET_ATTR.mtimeNow;
+      if (toSet & times) {
+        this.#writable("utime", path);
+        const explicit = toSet & (SET_ATTR.atime | SET_ATTR.mtime);
+        if (supports(b, "times") && path !== undefined) {
+          const now = Date.now();
+          const atime = toSet & SET_ATTR.atimeNow
+            ? now
+            : toSet & SET_ATTR.atime
+            ? attr.atimeMs
+            : null;
+          const mtime = toSet & SET_ATTR.mtimeNow
+            ? now
+            : toSet & SET_ATTR.mtime
+            ? attr.mtimeMs
+            : null;
+          await b.utime(path, atime, mtime);
+        } else {
+          // "Set to now" (touch of an existing file) is accepted without the
+          // capability: the backend stamps its own times on change. Setting
+          // a particular time cannot be honoured.
+          need(!explicit, "EPERM", "utime", path);
+        }
+      }
+      const meta = open ? await open.file.stat() : await this.#stat(node, "setattr");
+      req.attr(this.#attr(node, meta), this.#opt.attrTimeout);
+    });
+  }
+
+  readlink(req: FuseReply, nodeId: number): void {
+    this.#run(req, "readlink", async () => {
+      const node = this.#node(nodeId, "readlink");
+      const path = await this.#path(node, "readlink");
+      need(supports(this.#backend, "symlinks"), "EINVAL", "readlink", path);
+      req.readlink(await this.#backend.readLink(path));
+    });
+  }
+
+  access(req: FuseReply, nodeId: number, mask: number): void {
+    this.#run(req, "access", async () => {
+      const node = this.#node(nodeId, "access");
+      const meta = await this.#stat(node, "access");
+      if (mask & ACCESS.write) this.#writable("access");
+      if (mask !== ACCESS.exists) {
+        const { uid, gid } = req.context();
+        const mode = meta.mode;
+        const owner = this.#opt.uid ?? meta.uid;
+        const group = this.#opt.gid ?? meta.gid;
+        const bits = uid === owner ? (mode >> 6) & 7 : gid === group ? (mode >> 3) & 7 : mode & 7;
+        let ok: boolean;
+        if (uid === 0) {
+          // root reads and writes anything, and executes what anyone may.
+          ok = !(mask & ACCESS.execute) || meta.type === "dir" || (mode & 0o111) !== 0;
+        } else {
+          ok = (bits & mask) === mask;
+        }
+        need(ok, "EACCES", "access");
+      }
+      req.err(0);
+    });
+  }
+
+  statfs(req: FuseReply, _nodeId: number): void {
+    this.#run(req, "statfs", async () => {
+      if (!supports(this.#backend, "statfs")) {
+        req.statfs({
+          bsize: 4096,
+          blocks: UNLIMITED_BLOCKS,
+          bfree: UNLIMITED_BLOCKS,
+          bavail: UNLIMITED_BLOCKS,
+          files: UNLIMITED_FILES,
+          ffree: UNLIMITED_FILES,
+          namemax: 255,
+        });
+        return;
+      }
+      const s = await this.#backend.statfs();
+      const bsize = s.blockSize > 0 ? s.blockSize : 4096;
+      const blocks = s.totalBytes > 0 ? Math.floor(s.totalBytes / bsize) : UNLIMITED_BLOCKS;
+      const free = s.totalBytes > 0
+        ? Math.floor(s.availableBytes / bsize)
+        : UNLIMITED_BLOCKS - Math.ceil(s.usedBytes / bsize);
+      const files = s.totalInodes > 0 ? s.totalInodes : UNLIMITED_FILES;
+      const ffree = s.totalInodes > 0 ? s.availableInodes : UNLIMITED_FILES - s.usedInodes;
+      req.statfs({
+        bsize,
+        blocks,
+        bfree: free,
+        bavail: free,
+        files,
+        ffree,
+        namemax: s.maxNameLength > 0 ? s.maxNameLength : 255,
+      });
+    });
+  }
+
+  // ---------------------------------------------------------------------
+  // Creating and removing names.
+
+  mknod(req: FuseReply, parentId: number, name: string, mode: number, rdev: number): void {
+    this.#run(req, "mknod", async () => {
+      const parent = this.#node(parentId, "mknod");
+      const path = this.#childPath(parent, name, "mknod");
+      this.#writable("mknod", path);
+      const owner = this.#owner(req);
+      const type = mode & S_IFMT;
+      if (type === S_IFREG || type === 0) {
+        await this.#backend.writeFile(path, new Uint8Array(), {
+          createNew: true,
+          mode: mode & 0o7777,
+          ...owner,
+        });
+      } else {
+        need(supports(this.#backend, "special"), "EPERM", "mknod", path);
+        await this.#backend.mknod(path, mode, rdev, owner);
+      }
+      await this.#newEntry(req, parent, name, path);
+    });
+  }
+
+  mkdir(req: FuseReply, parentId: number, name: string, mode: number): void {
+    this.#run(req, "mkdir", async () => {
+      const parent = this.#node(parentId, "mkdir");
+      const path = this.#childPath(parent, name, "mkdir");
+      this.#writable("mkdir", path);
+      await this.#backend.mkdir(path, { mode: mode & 0o7777, ...this.#owner(req) });
+      await this.#newEntry(req, parent, name, path);
+    });
+  }
+
+  symlink(req: FuseReply, target: string, parentId: number, name: string): void {
+    this.#run(req, "symlink", async () => {
+      const parent = this.#node(parentId, "symlink");
+      const path = this.#childPath(parent, name, "symlink");
+      this.#writable("symlink", path);
+      need(supports(this.#backend, "symlinks"), "EPERM", "symlink", path);
+      await this.#backend.symlink(target, path, this.#owner(req));
+      await this.#newEntry(req, parent, name, path);
+    });
+  }
+
+  link(req: FuseReply, nodeId: number, newParentId: number, newName: string): void {
+    this.#run(req, "link", async () => {
+      const node = this.#node(nodeId, "link");
+      const newParent = this.#node(newParentId, "link");
+      const to = this.#childPath(newParent, newName, "link");
+      this.#writable("link", to);
+      need(supports(this.#backend, "hardlinks"), "EPERM", "link", to);
+      const from = await this.#path(node, "link");
+      await this.#backend.link(from, to);
+      await this.#newEntry(req, newParent, newName, to);
+    });
+  }
+
+  unlink(req: FuseReply, parentId: number, name: string): void {
+    this.#run(req, "unlink", async () => {
+      const parent = this.#node(parentId, "unlink");
+      const path = this.#childPath(parent, name, "unlink");
+      this.#writable("unlink", path);
+      await this.#backend.unlink(path);
+      this.#table.unlinkEntry(parent, name);
+      req.err(0);
+    });
+  }
+
+  rmdir(req: FuseReply, parentId: number, name: string): void {
+    this.#run(req, "rmdir", async () => {
+      const parent = this.#node(parentId, "rmdir");
+      const path = this.#childPath(parent, name, "rmdir");
+      this.#writable("rmdir", path);
+      await this.#backend.rmdir(path);
+      this.#table.unlinkEntry(parent, name);
+      req.err(0);
+    });
+  }
+
+  rename(
+    req: FuseReply,
+    parentId: number,
+    name: string,
+    newParentId: number,
+    newName: string,
+    flags: number,
+  ): void {
+    this.#run(req, "rename", async () => {
+      const parent = this.#node(parentId, "rename");
+      const newParent = this.#node(newParentId, "rename");
+      const from = this.#childPath(parent, name, "rename");
+      const to = this.#childPath(newParent, newName, "rename");
+      this.#writable("rename", from);
+      // RENAME_EXCHANGE would need two renames through a temporary name,
+      // which other requests (and a crash) could observe half done: the
+      // backends have no atomic exchange, so it is refused as Linux file
+      // systems without it refuse it.
+      need((flags & ~RENAME.noreplace) === 0, "EINVAL", "rename", from);
+      if (flags & RENAME.noreplace) {
+        // The kernel holds both directories locked for the whole request,
+        // so nothing else through the mount can create `to` in between.
+        let exists = true;
+        try {
+          await this.#backend.lstat(to);
+        } catch (e) {
+          if ((e as { code?: string }).code !== "ENOENT") throw e;
+          exists = false;
+        }
+        need(!exists, "EEXIST", "rename", to);
+      }
+      await this.#backend.rename(from, to);
+      this.#table.rename(parent, name, newParent, newName);
+      req.err(0);
+    });
+  }
+
+  // ---------------------------------------------------------------------
+  // Files.
+
+  open(req: FuseReply, nodeId: number, fi: FileInfoIn): void {
+    this.#run(req, "open", async () => {
+      const node = this.#node(nodeId, "open");
+      const path = await this.#path(node, "open");
+      const options = this.#openOptions(fi.flags);
+      if (options.write || options.truncate) this.#writable("open", path);
+      // With FUSE_CAP_ATOMIC_O_TRUNC the kernel sends O_TRUNC here instead
+      // of a setattr: `truncate: true` in the options does it.
+      const file = await openFile(this.#backend, path, options);
+      const fh = this.#addFile(node, file);
+      if (req.open(this.#openReply(fh)) === ENOENT_REPLY) {
+        // The open was interrupted: no release will come for this handle.
+        this.#files.delete(fh);
+        await file.close();
+      }
+    });
+  }
+
+  create(req: FuseReply, parentId: number, name: string, mode: number, fi: FileInfoIn): void {
+    this.#run(req, "create", async () => {
+      const parent = this.#node(parentId, "create");
+      const path = this.#childPath(parent, name, "create");
+      this.#writable("create", path);
+      const file = await openFile(this.#backend, path, {
+        ...this.#openOptions(fi.flags),
+        create: true,
+        createNew: (fi.flags & O.excl) !== 0,
+        mode: mode & 0o7777,
+        ...this.#owner(req),
+      });
+      let meta: Metadata;
+      try {
+        meta = await file.stat();
+      } catch (e) {
+        await file.close().catch(() => {});
+        throw e;
+      }
+      const node = this.#table.resolve(parent, name, meta);
+      const fh = this.#addFile(node, file);
+      this.#table.ref(node);
+      const r = req.create(
+        node.id,
+        this.#attr(node, meta),
+        this.#opt.attrTimeout,
+        this.#opt.entryTimeout,
+        this.#openReply(fh),
+      );
+      if (r === ENOENT_REPLY) {
+        this.#table.forget(node.id, 1);
+        this.#files.delete(fh);
+        await file.close();
+      }
+    });
+  }
+
+  read(req: FuseReply, _nodeId: number, size: number, offset: number, fi: FileInfoIn): void {
+    this.#run(req, "read", async () => {
+      const data = await this.#file(fi.fh, "read").file.read(offset, size);
+      this.#stats.bytesRead += data.length;
+      req.buf(data);
+    });
+  }
+
+  write(req: FuseReply, _nodeId: number, data: Uint8Array, offset: number, fi: FileInfoIn): void {
+    this.#run(req, "write", async () => {
+      this.#writable("write");
+      const n = await this.#file(fi.fh, "write").file.write(data, offset);
+      this.#stats.bytesWritten += n;
+      req.write(n);
+    });
+  }
+
+  flush(req: FuseReply, _nodeId: number, fi: FileInfoIn): void {
+    this.#run(req, "flush", async () => {
+      const open = this.#files.get(fi.fh);
+      // A buffered handle (core-only backend) holds the writes: close(2)
+      // must make them visible to the next open.
+      if (open?.file instanceof BufferedHandle) await open.file.sync();
+      req.err(0);
+    });
+  }
+
+  release(req: FuseReply, _nodeId: number, fi: FileInfoIn): void {
+    this.#run(req, "release", async () => {
+      const open = this.#files.get(fi.fh);
+      this.#files.delete(fi.fh);
+      if (open) {
+        if (fi.flockRelease && open.file.unlock) await open.file.unlock();
+        await open.file.close();
+      }
+      req.err(0);
+    });
+  }
+
+  fsync(req: FuseReply, _nodeId: number, _datasync: boolean, fi: FileInfoIn): void {
+    this.#run(req, "fsync", async () => {
+      await this.#file(fi.fh, "fsync").file.sync();
+      req.err(0);
+    });
+  }
+
+  flock(req: FuseReply, _nodeId: number, fi: FileInfoIn, op: number): void {
+    this.#run(req, "flock", async () => {
+      const { file } = this.#file(fi.fh, "flock");
+      need(file.lock && file.unlock, "ENOLCK", "flock", file.path);
+      if (op & LOCK.un) {
+        await file.unlock!();
+        req.err(0);
+        return;
+      }
+      await file.lock!(op & LOCK.ex ? "exclusive" : "shared", (op & LOCK.nb) === 0);
+      // A waiter that gave up (signal) no longer wants the lock it got.
+      if (req.err(0) === ENOENT_REPLY) await file.unlock!();
+    });
+  }
+
+  fallocate(
+    req: FuseReply,
+    _nodeId: number,
+    mode: number,
+    offset: number,
+    length: number,
+    fi: FileInfoIn,
+  ): void {
+    this.#run(req, "fallocate", async () => {
+      const { file } = this.#file(fi.fh, "fallocate");
+      this.#writable("fallocate", file.path);
+      const known = FALLOC.keepSize | FALLOC.punchHole | FALLOC.zeroRange;
+      need((mode & ~known) === 0, "ENOTSUP", "fallocate", file.path);
+      need(offset >= 0 && length > 0, "EINVAL", "fallocate", file.path);
+      const size = (await file.stat()).size;
+      const end = offset + length;
+      if (mode & (FALLOC.punchHole | FALLOC.zeroRange)) {
+        // No sparse storage: a hole is zeros written in place.
+        const stop = mode & FALLOC.keepSize ? Math.min(end, size) : end;
+        for (let at = offset; at < stop; at += ZERO_CHUNK) {
+          await file.write(new Uint8Array(Math.min(ZERO_CHUNK, stop - at)), at);
+        }
+      } else if (!(mode & FALLOC.keepSize) && end > size) {
+        // Plain allocation: grow with zeros so later writes cannot fail for space.
+        await file.truncate(end);
+      }
+      req.err(0);
+    });
+  }
+
+  lseek(req: FuseReply, _nodeId: number, offset: number, whence: number, fi: FileInfoIn): void {
+    this.#run(req, "lseek", async () => {
+      const { file } = this.#file(fi.fh, "lseek");
+      need(whence === SEEK.data || whence === SEEK.hole, "EINVAL", "lseek", file.path);
+      const size = (await file.stat()).size;
+      // Backends do not track holes: all of a file is data, with the one
+      // implicit hole at its end.
+      need(offset < size, "ENXIO", "lseek", file.path);
+      req.lseek(whence === SEEK.data ? offset : size);
+    });
+  }
+
+  // ---------------------------------------------------------------------
+  // Directories.
+
+  opendir(req: FuseReply, nodeId: number, _fi: FileInfoIn): void {
+    this.#run(req, "opendir", () => {
+      const node = this.#node(nodeId, "opendir");
+      need(node.type === "dir", "ENOTDIR", "opendir");
+      const fh = this.#nextFh++;
+      this.#dirs.set(fh, { node });
+      const always = this.#opt.cache === "always";
+      if (req.open({ fh, cacheReaddir: always, keepCache: always }) === ENOENT_REPLY) {
+        this.#dirs.delete(fh);
+      }
+    });
+  }
+
+  async #listing(dir: OpenDir, offset: number, op: string): Promise<DirEntry[]> {
+    if (dir.entries && offset !== 0) return dir.entries;
+    // A listing is read once per pass (offset 0) and served from that
+    // snapshot, so offsets stay meaningful while the directory changes.
+    const path = await this.#path(dir.node, op);
+    const node = dir.node;
+    const parent = node.links[0]?.parent ?? this.#table.root;
+    dir.entries = [
+      { name: ".", type: "dir", ino: node.ino > 0 ? node.ino : node.id },
+      { name: "..", type: "dir", ino: parent.ino > 0 ? parent.ino : parent.id },
+      ...await this.#backend.readDir(path),
+    ];
+    return dir.entries;
+  }
+
+  readdir(req: FuseReply, _nodeId: number, size: number, offset: number, fi: FileInfoIn): void {
+    this.#run(req, "readdir", async () => {
+      const dir = this.#dirs.get(fi.fh);
+      need(dir, "EBADF", "readdir");
+      const entries = await this.#listing(dir, offset, "readdir");
+      const out = req.dirBuffer(size);
+      for (let i = offset; i < entries.length; i++) {
+        const e = entries[i];
+        if (!out.add(e.name, e.ino, typeBits(e.type), i + 1)) break;
+      }
+      req.buf(out.bytes());
+    });
+  }
+
+  readdirplus(req: FuseReply, _nodeId: number, size: number, offset: number, fi: FileInfoIn): void {
+    this.#run(req, "readdirplus", async () => {
+      const dir = this.#dirs.get(fi.fh);
+      need(dir, "EBADF", "readdirplus");
+      const entries = await this.#listing(dir, offset, "readdirplus");
+      const out = req.dirBuffer(size);
+      // Decide first which entries fit, then fetch the attributes of just
+      // those, concurrently.
+      const batch: number[] = [];
+      let room = size;
+      for (let i = offset; i < entries.length; i++) {
+        const bytes = new TextEncoder().encode(entries[i].name).length;
+        const need = (152 + bytes + 7) & ~7;
+        if (need > room) break;
+        room -= need;
+        batch.push(i);
+      }
+      const parentPath = await this.#path(dir.node, "readdirplus");
+      const metas = await Promise.allSettled(
+        batch.map((i) => {
+          const e = entries[i];
+          if (e.name === "." || e.name === "..") return Promise.resolve(undefined);
+          const p = parentPath === "/" ? "/" + e.name : parentPath + "/" + e.name;
+          return this.#backend.lstat(p);
+        }),
+      );
+      for (let k = 0; k < batch.length; k++) {
+        const i = batch[k];
+        const e = entries[i];
+        const settled = metas[k];
+        if (settled.status === "rejected") continue; // vanished meanwhile: skip it
+        const meta = settled.value;
+        if (!meta) {
+          // "." and "..": no entry for the kernel to cache (node id 0).
+          const attr = this.#dotAttr(e.ino, e.type);
+          if (!out.addPlus(e.name, 0, attr, 0, 0, i + 1)) break;
+          continue;
+        }
+        const node = this.#table.resolve(dir.node, e.name, meta);
+        if (
+          !out.addPlus(
+            e.name,
+            node.id,
+            this.#attr(node, meta),
+            this.#opt.attrTimeout,
+            this.#opt.entryTimeout,
+            i + 1,
+          )
+        ) {
+          this.#table.dropIfUnused(node);
+          break;
+        }
+        this.#table.ref(node);
+      }
+      if (req.buf(out.bytes()) === ENOENT_REPLY) {
+        // Nothing reached the kernel: undo the references just counted.
+        for (let k = 0; k < batch.length; k++) {
+          const settled = metas[k];
+          if (settled.status !== "fulfilled" || !settled.value) continue;
+          const node = dir.node.entries.get(entries[batch[k]].name);
+          if (node) this.#table.forget(node.id, 1);
+        }
+      }
+    });
+  }
+
+  #dotAttr(ino: number, type: FileType): StatFields {
+    return {
+      ino,
+      mode: typeBits(type),
+      nlink: 0,
+      uid: 0,
+      gid: 0,
+      rdev: 0,
+      size: 0,
+      blocks: 0,
+      atimeMs: 0,
+      mtimeMs: 0,
+      ctimeMs: 0,
+    };
+  }
+
+  releasedir(req: FuseReply, _nodeId: number, fi: FileInfoIn): void {
+    this.#run(req, "releasedir", () => {
+      this.#dirs.delete(fi.fh);
+      req.err(0);
+    });
+  }
+
+  fsyncdir(req: FuseReply, nodeId: number, _datasync: boolean, _fi: FileInfoIn): void {
+    this.#run(req, "fsyncdir", async () => {
+      if (supports(this.#backend, "sync")) {
+        await this.#backend.fsync(await this.#path(this.#node(nodeId, "fsyncdir"), "fsyncdir"));
+      }
+      req.err(0);
+    });
+  }
+
+  // ---------------------------------------------------------------------
+  // Extended attributes.
+
+  #xattrPath(req: FuseReply, nodeId: number, op: string): Promise<string> | undefined {
+    if (!this.#hasXattrs) {
+      // ENOSYS makes the kernel stop asking (it answers EOPNOTSUPP to
+      // programs itself), sparing a round trip per write for the
+      // security.capability check.
+      req.err(errnoOf("ENOSYS"));
+      return undefined;
+    }
+    return this.#path(this.#node(nodeId, op), op);
+  }
+
+  setxattr(req: FuseReply, nodeId: number, name: string, value: Uint8Array, flags: number): void {
+    this.#run(req, "setxattr", async () => {
+      const path = await this.#xattrPath(req, nodeId, "setxattr");
+      if (path === undefined || !supports(this.#backend, "xattrs")) return;
+      this.#writable("setxattr", path);
+      await this.#backend.setXattr(path, name, value, {
+        create: (flags & XATTR.create) !== 0,
+        replace: (flags & XATTR.replace) !== 0,
+      });
+      req.err(0);
+    });
+  }
+
+  getxattr(req: FuseReply, nodeId: number, name: string, size: number): void {
+    this.#run(req, "getxattr", async () => {
+      const path = await this.#xattrPath(req, nodeId, "getxattr");
+      if (path === undefined || !supports(this.#backend, "xattrs")) return;
+      const value = await this.#backend.getXattr(path, name);
+      this.#replySized(req, value, size, "getxattr", path);
+    });
+  }
+
+  listxattr(req: FuseReply, nodeId: number, size: number): void {
+    this.#run(req, "listxattr", async () => {
+      const path = await this.#xattrPath(req, nodeId, "listxattr");
+      if (path === undefined || !supports(this.#backend, "xattrs")) return;
+      const names = await this.#backend.listXattr(path);
+      const list = new TextEncoder().encode(names.map((n) => n + "\0").join(""));
+      this.#replySized(req, list, size, "listxattr", path);
+    });
+  }
+
+  #replySized(req: FuseReply, data: Uint8Array, size: number, op: string, path: string): void {
+    if (size === 0) req.xattrSize(data.length);
+    else if (data.length > size) throw fsError("ERANGE", op, path);
+    else req.buf(data);
+  }
+
+  removexattr(req: FuseReply, nodeId: number, name: string): void {
+    this.#run(req, "removexattr", async () => {
+      const path = await this.#xattrPath(req, nodeId, "removexattr");
+      if (path === undefined || !supports(this.#backend, "xattrs")) return;
+      this.#writable("removexattr", path);
+      await this.#backend.removeXattr(path, name);
+      req.err(0);
+    });
+  }
+}

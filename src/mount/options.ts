@@ -1,0 +1,203 @@
+/**
+ * Mount options, their defaults, and how they become libfuse arguments and
+ * kernel cache settings.
+ *
+ * @module
+ */
+
+import { MountError } from "./errors.ts";
+
+/**
+ * How much the kernel may cache, which is where a FUSE mount's speed is:
+ * a request round trip costs tens of microseconds, a cache hit almost
+ * nothing.
+ *
+ * - `"never"`: direct I/O (no page cache) and zero entry/attribute
+ *   timeouts. Every read, write and stat reaches the backend, so changes
+ *   made to the backend directly (not through the mount) are seen at once.
+ * - `"auto"`: the page cache is kept while a file is unchanged (the kernel
+ *   compares modification times), entries and attributes are cached for
+ *   1 s. Changes made to the backend directly show up within a second.
+ * - `"always"`: the page cache survives close/open, entries, attributes
+ *   and absent names are cached for a day, directory listings are cached,
+ *   and writes are gathered in the kernel (writeback cache). The fastest,
+ *   and correct when everything goes through the mount (the backend has no
+ *   other writer); after changing the backend directly, call
+ *   {@linkcode MountHandle.invalidate}.
+ */
+export type CachePolicy = "never" | "auto" | "always";
+
+/** Options of {@linkcode mount} (and the {@linkcode MountBuilder} methods of the same names). */
+export interface MountOptions {
+  /** Mount read-only: every change fails with `EROFS` (default `false`). */
+  readOnly?: boolean;
+  /**
+   * Let other users than the mounting one use the mount (default `false`).
+   * Non-root users need `user_allow_other` in `/etc/fuse.conf`.
+   */
+  allowOther?: boolean;
+  /**
+   * Have a `fusermount3` helper unmount the file system when this process
+   * dies, even by `SIGKILL` (default `true`). Without it a killed process
+   * leaves a dead mount ("Transport endpoint is not connected").
+   */
+  autoUnmount?: boolean;
+  /** Show every file as owned by this user id (default: the owner the backend stores). */
+  uid?: number;
+  /** Show every file as owned by this group id (default: the group the backend stores). */
+  gid?: number;
+  /**
+   * Let the kernel check permissions against each file's mode, owner and
+   * group (default `true`). With `false` every caller may do everything the
+   * mount point's own permissions allow.
+   */
+  defaultPermissions?: boolean;
+  /** The file system name shown by `mount` and `df` (default `"anyfs"`). */
+  fsName?: string;
+  /** The subtype shown as `fuse.<subtype>` (default `"anyfs"`). */
+  subtype?: string;
+  /** The kernel cache policy (default `"auto"`). */
+  cache?: CachePolicy;
+  /** Seconds the kernel may cache a name lookup (default: from `cache`). */
+  entryTimeout?: number;
+  /** Seconds the kernel may cache attributes (default: from `cache`). */
+  attrTimeout?: number;
+  /** Gather writes in the kernel page cache (default: `true` for `cache: "always"`). */
+  writebackCache?: boolean;
+  /** Largest write request in bytes, 4 KiB to 1 MiB (default 1 MiB). */
+  maxWrite?: number;
+  /** Print libfuse's trace of every request to stderr (default `false`). */
+  debug?: boolean;
+  /**
+   * Unmount on `SIGINT`/`SIGTERM`, then exit with the usual status
+   * (default `true`). Set `false` to handle signals yourself.
+   */
+  handleSignals?: boolean;
+  /** Unmount when this signal aborts. */
+  signal?: AbortSignal;
+  /**
+   * Called with every error a backend raised that is not an `FsError`
+   * (those become `EIO`, and usually mean a bug). Default: `console.error`.
+   */
+  onBackendError?: (error: unknown, operation: string) => void;
+}
+
+/** Options with every default applied. */
+export interface ResolvedMountOptions {
+  /** See {@linkcode MountOptions.readOnly}. */
+  readOnly: boolean;
+  /** See {@linkcode MountOptions.allowOther}. */
+  allowOther: boolean;
+  /** See {@linkcode MountOptions.autoUnmount}. */
+  autoUnmount: boolean;
+  /** See {@linkcode MountOptions.uid}. */
+  uid?: number;
+  /** See {@linkcode MountOptions.gid}. */
+  gid?: number;
+  /** See {@linkcode MountOptions.defaultPermissions}. */
+  defaultPermissions: boolean;
+  /** See {@linkcode MountOptions.fsName}. */
+  fsName: string;
+  /** See {@linkcode MountOptions.subtype}. */
+  subtype: string;
+  /** See {@linkcode MountOptions.cache}. */
+  cache: CachePolicy;
+  /** Seconds. */
+  entryTimeout: number;
+  /** Seconds. */
+  attrTimeout: number;
+  /** Seconds the kernel may remember that a name does not exist (0: not at all). */
+  negativeTimeout: number;
+  /** See {@linkcode MountOptions.writebackCache}. */
+  writebackCache: boolean;
+  /** Bytes. */
+  maxWrite: number;
+  /** See {@linkcode MountOptions.debug}. */
+  debug: boolean;
+  /** See {@linkcode MountOptions.handleSignals}. */
+  handleSignals: boolean;
+  /** See {@linkcode MountOptions.signal}. */
+  signal?: AbortSignal;
+  /** See {@linkcode MountOptions.onBackendError}. */
+  onBackendError: (error: unknown, operation: string) => void;
+}
+
+const DAY = 86_400;
+const MAX_WRITE = 1 << 20;
+
+function nonNegative(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isFinite(value) || value < 0) {
+    throw new MountError("Platform", `mount option ${name} must be a number >= 0, got ${value}`);
+  }
+  return value;
+}
+
+function id(name: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < 0 || value > 0xffff_fffe) {
+    throw new MountError("Platform", `mount option ${name} must be a user/group id, got ${value}`);
+  }
+  return value;
+}
+
+function label(name: string, value: string): string {
+  // libfuse splits -o on commas; a comma or NUL here would inject options.
+  if (value === "" || /[,\0\\]/.test(value)) {
+    throw new MountError(
+      "Platform",
+      `mount option ${name} must be non-empty without ',' '\\' or NUL, got ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  return value;
+}
+
+/** Apply the defaults to `options` and validate them. */
+export function resolveMountOptions(options: MountOptions = {}): ResolvedMountOptions {
+  const cache = options.cache ?? "auto";
+  if (cache !== "never" && cache !== "auto" && cache !== "always") {
+    throw new MountError("Platform", `unknown cache policy ${JSON.stringify(cache)}`);
+  }
+  const policyTimeout = cache === "never" ? 0 : cache === "auto" ? 1 : DAY;
+  const entryTimeout = nonNegative("entryTimeout", options.entryTimeout) ?? policyTimeout;
+  const attrTimeout = nonNegative("attrTimeout", options.attrTimeout) ?? policyTimeout;
+  const maxWrite = options.maxWrite ?? MAX_WRITE;
+  if (!Number.isSafeInteger(maxWrite) || maxWrite < 4096 || maxWrite > MAX_WRITE) {
+    throw new MountError("Platform", `mount option maxWrite must be 4096..${MAX_WRITE}`);
+  }
+  return {
+    readOnly: options.readOnly ?? false,
+    allowOther: options.allowOther ?? false,
+    autoUnmount: options.autoUnmount ?? true,
+    uid: id("uid", options.uid),
+    gid: id("gid", options.gid),
+    defaultPermissions: options.defaultPermissions ?? true,
+    fsName: label("fsName", options.fsName ?? "anyfs"),
+    subtype: label("subtype", options.subtype ?? "anyfs"),
+    cache,
+    entryTimeout,
+    attrTimeout,
+    negativeTimeout: cache === "always" ? entryTimeout : 0,
+    writebackCache: options.writebackCache ?? cache === "always",
+    maxWrite,
+    debug: options.debug ?? false,
+    handleSignals: options.handleSignals ?? true,
+    signal: options.signal,
+    onBackendError: options.onBackendError ??
+      ((error, operation) => console.error(`anyfs mount: ${operation} failed:`, error)),
+  };
+}
+
+/** The `argv` handed to `fuse_session_new` for these options. */
+export function fuseArgv(options: ResolvedMountOptions): string[] {
+  const o = [`fsname=${options.fsName}`, `subtype=${options.subtype}`];
+  if (options.readOnly) o.push("ro");
+  if (options.allowOther) o.push("allow_other");
+  if (options.autoUnmount) o.push("auto_unmount");
+  if (options.defaultPermissions) o.push("default_permissions");
+  const argv = ["anyfs", "-o", o.join(",")];
+  if (options.debug) argv.push("-d");
+  return argv;
+}
