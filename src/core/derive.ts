@@ -191,22 +191,24 @@ export class BufferedHandle implements FileHandle {
     if (this.#closed) throw fsError("EBADF", op, this.path);
   }
 
-  read(position: number, length: number): Promise<Uint8Array> {
+  // deno-lint-ignore require-await -- async so that checks reject, never throw
+  async read(position: number, length: number): Promise<Uint8Array> {
     this.#check("read");
-    if (!this.#readable) return Promise.reject(fsError("EBADF", "read", this.path));
+    if (!this.#readable) throw fsError("EBADF", "read", this.path);
     const start = Math.min(position, this.#size);
-    return Promise.resolve(this.#data.subarray(start, Math.min(start + length, this.#size)));
+    return this.#data.subarray(start, Math.min(start + length, this.#size));
   }
 
-  write(data: Uint8Array, position: number): Promise<number> {
+  // deno-lint-ignore require-await -- async so that checks reject, never throw
+  async write(data: Uint8Array, position: number): Promise<number> {
     this.#check("write");
-    if (!this.#writable) return Promise.reject(fsError("EBADF", "write", this.path));
+    if (!this.#writable) throw fsError("EBADF", "write", this.path);
     const at = this.#append ? this.#size : position;
     this.#ensure(at + data.length);
     this.#data.set(data, at);
     this.#size = Math.max(this.#size, at + data.length);
     this.#dirty = true;
-    return Promise.resolve(data.length);
+    return data.length;
   }
 
   #ensure(capacity: number): void {
@@ -216,14 +218,17 @@ export class BufferedHandle implements FileHandle {
     this.#data = next;
   }
 
-  truncate(length: number): Promise<void> {
+  // deno-lint-ignore require-await -- async so that checks reject, never throw
+  async truncate(length: number): Promise<void> {
     this.#check("truncate");
-    if (!this.#writable) return Promise.reject(fsError("EBADF", "truncate", this.path));
+    if (!this.#writable) throw fsError("EBADF", "truncate", this.path);
+    if (!Number.isSafeInteger(length) || length < 0) {
+      throw fsError("EINVAL", "truncate", this.path, { reason: `bad length ${length}` });
+    }
     if (length > this.#size) this.#ensure(length);
     else this.#data.fill(0, length, this.#size);
     this.#size = length;
     this.#dirty = true;
-    return Promise.resolve();
   }
 
   async stat(): Promise<Metadata> {
