@@ -16,20 +16,27 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 /** Size of a directory entry as tmpfs counts it in a directory's `size`. */
 const DIRENT_SIZE = 20;
 
-// `performance.now()` has sub-millisecond resolution, which keeps two
-// operations in a row distinguishable (make-like tools compare mtimes), but
-// it is monotonic and so drifts from the wall clock (NTP slewing, suspend).
-// Times are anchored to the wall clock and re-anchored when the two
-// disagree by more than a millisecond or two.
-let clockAnchor = performance.timeOrigin;
+// Sub-millisecond times keep successive changes in order (make-like tools
+// compare mtimes), but `performance.now()` costs three times `Date.now()`
+// in Deno and drifts from the wall clock. So the wall clock gives the
+// millisecond and a counter orders the operations within it, in steps of a
+// microsecond that never reach the next millisecond.
+let clockMs = 0;
+let clockStep = 0;
 
-/** Now, in milliseconds since the epoch, with sub-millisecond precision. */
+/**
+ * Now, in milliseconds since the epoch: the wall clock's millisecond plus
+ * a fraction that grows with each call inside the same millisecond.
+ */
 export function now(): number {
-  const precise = clockAnchor + performance.now();
-  const wall = Date.now();
-  if (precise >= wall - 1 && precise <= wall + 2) return precise;
-  clockAnchor = wall - performance.now();
-  return wall;
+  const ms = Date.now();
+  if (ms !== clockMs) {
+    clockMs = ms;
+    clockStep = 0;
+    return ms;
+  }
+  if (clockStep < 999) clockStep++;
+  return ms + clockStep / 1000;
 }
 
 /** One name of an inode: the directory holding it and the name in it. */
@@ -148,12 +155,10 @@ export class Inode {
    * is not newer than the last modification or status change, or a day old.
    */
   touchAtime(): void {
-    const t = now();
-    if (
-      this.atimeMs <= this.mtimeMs || this.atimeMs <= this.ctimeMs ||
-      t - this.atimeMs >= DAY_MS
-    ) {
-      this.atimeMs = t;
+    if (this.atimeMs <= this.mtimeMs || this.atimeMs <= this.ctimeMs) {
+      this.atimeMs = now();
+    } else if (Date.now() - this.atimeMs >= DAY_MS) {
+      this.atimeMs = now();
     }
   }
 

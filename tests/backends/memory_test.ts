@@ -135,15 +135,23 @@ Deno.test("importing and using the backend needs no permission and gives owner 0
     const b = new MemoryBackend();
     await b.writeFile("/a", new Uint8Array([1, 2, 3]));
     const m = await b.lstat("/a");
-    console.log(JSON.stringify([m.uid, m.gid, m.size]));
+    const sys = Deno.permissions.querySync({ name: "sys", kind: "uid" }).state;
+    console.log(JSON.stringify([m.uid, m.gid, m.size, sys]));
   `;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--no-prompt", code],
+  // `deno run` (unlike `deno eval`) starts with no permissions; --no-prompt
+  // turns any permission request into a failure instead of a question.
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--no-prompt", "--no-config", "-"],
+    stdin: "piped",
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  const writer = child.stdin.getWriter();
+  await writer.write(enc.encode(code));
+  await writer.close();
+  const out = await child.output();
   assert.equal(out.code, 0, dec.decode(out.stderr));
-  assert.equal(dec.decode(out.stdout).trim(), "[0,0,3]");
+  assert.equal(dec.decode(out.stdout).trim(), '[0,0,3,"prompt"]');
 });
 
 // ------------------------------------------------------------------ files
