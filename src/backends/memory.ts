@@ -80,6 +80,9 @@ const UNLIMITED = Number.MAX_SAFE_INTEGER;
 /** Largest valid uid/gid (`(uid_t)-1` means "unchanged" in C, so it is not an id). */
 const MAX_ID = 0xfffffffe;
 const SLASH = 47;
+const S_ISGID = 0o2000;
+/** `end` for {@linkcode MemoryBackend.#walk}: the whole path. */
+const WHOLE = Infinity;
 
 /**
  * The capability set, shared by every instance. `Object.freeze` alone does
@@ -121,6 +124,11 @@ function optionLimit(value: number | undefined, what: string): number {
 
 function isId(value: unknown): value is number {
   return Number.isInteger(value) && (value as number) >= 0 && (value as number) <= MAX_ID;
+}
+
+/** Where the last component of `path` starts, minus one; -1 for a non-string (rejected by the walk). */
+function lastSlash(path: string): number {
+  return typeof path === "string" ? path.lastIndexOf("/") : -1;
 }
 
 function badLength(value: number): boolean {
@@ -300,17 +308,18 @@ export class MemoryBackend extends Layerable
   // ---------------------------------------------------------------- lookup
 
   /**
-   * The node at `path[0, end)`. Components are sliced one at a time rather
+   * The node at `path[0, end)` (`end` is {@linkcode WHOLE} for all of it). Components are sliced one at a time rather
    * than split into an array: lookups are the hot path of every operation.
    */
   #walk(path: string, end: number, operation: string, errorPath: string, dest?: string): Inode {
-    if (path.charCodeAt(0) !== SLASH) {
+    if (typeof path !== "string" || path.charCodeAt(0) !== SLASH) {
       throw fsError("EINVAL", operation, errorPath, {
         dest,
         reason: "backend paths are absolute and canonical",
       });
     }
     if (path.length >= PATH_MAX / 4) checkPath(path, operation);
+    if (end > path.length) end = path.length;
     let node = this.#volume.root;
     if (end <= 1) return node;
     let start = 1;
@@ -329,7 +338,7 @@ export class MemoryBackend extends Layerable
   }
 
   #lookup(path: string, operation: string): Inode {
-    return this.#walk(path, path.length, operation, path);
+    return this.#walk(path, WHOLE, operation, path);
   }
 
   /** The directory that holds the last component of `path`, which starts at `cut + 1`. */
@@ -362,7 +371,10 @@ export class MemoryBackend extends Layerable
   ): Inode {
     const limits = this.#volume.limits;
     const uid = this.#owner(options?.uid, limits.uid, operation, path);
-    const gid = this.#owner(options?.gid, limits.gid, operation, path);
+    // In a set-group-ID directory new nodes take the directory's group, as
+    // on Linux (BSD group semantics).
+    const group = dir.mode & S_ISGID ? dir.gid : limits.gid;
+    const gid = this.#owner(options?.gid, group, operation, path);
     const time = now();
     const node = this.#volume.create(type, mode, uid, gid, time);
     dir.entries!.set(name, node);
@@ -411,7 +423,7 @@ export class MemoryBackend extends Layerable
     }
     if (path === "/") throw fsError("EISDIR", op, path);
     const volume = this.#volume;
-    const cut = path.lastIndexOf("/");
+    const cut = lastSlash(path);
     const dir = this.#parent(path, cut, op);
     const name = path.slice(cut + 1);
     const node = dir.entries!.get(name);
@@ -440,13 +452,15 @@ export class MemoryBackend extends Layerable
   async mkdir(path: string, options?: CreateOptions): Promise<void> {
     const op = "mkdir";
     if (path === "/") throw fsError("EEXIST", op, path);
-    const cut = path.lastIndexOf("/");
+    const cut = lastSlash(path);
     const dir = this.#parent(path, cut, op);
     const name = path.slice(cut + 1);
     checkName(name, op, path);
     if (dir.entries!.has(name)) throw fsError("EEXIST", op, path);
     this.#volume.checkInode(op, path);
-    const mode = S_IFDIR | ((options?.mode ?? 0o755) & 0o7777);
+    // As mkdir(2): set-user-ID and set-group-ID are not taken from `mode`;
+    // set-group-ID comes from a set-group-ID parent (see #create).
+    const mode = S_IFDIR | ((options?.mode ?? 0o755) & 0o1777) | (dir.mode & S_ISGID);
     this.#create(dir, name, "dir", mode, options, op, path);
   }
 
@@ -455,7 +469,7 @@ export class MemoryBackend extends Layerable
   async unlink(path: string): Promise<void> {
     const op = "unlink";
     if (path === "/") throw fsError("EISDIR", op, path);
-    const cut = path.lastIndexOf("/");
+    const cut = lastSlash(path);
     const dir = this.#parent(path, cut, op);
     const name = path.slice(cut + 1);
     const node = dir.entries!.get(name);
@@ -475,7 +489,7 @@ export class MemoryBackend extends Layerable
   async rmdir(path: string): Promise<void> {
     const op = "rmdir";
     if (path === "/") throw fsError("EBUSY", op, path);
-    const cut = path.lastIndexOf("/");
+    const cut = lastSlash(path);
     const dir = this.#parent(path, cut, op);
     const name = path.slice(cut + 1);
     const node = dir.entries!.get(name);
@@ -499,8 +513,8 @@ export class MemoryBackend extends Layerable
     // Checks in the order Linux makes them, so that each case reports the
     // same code: both parents, the root, the source, the subtree rules,
     // then the target.
-    const fromCut = from.lastIndexOf("/");
-    const toCut = to.lastIndexOf("/");
+    const fromCut = lastSlash(from);
+    const toCut = lastSlash(to);
     const fromDir = this.#parent(from, fromCut, op, from, to);
     const toDir = this.#parent(to, toCut, op, from, to);
     if (from === "/" || to === "/") throw fsError("EBUSY", op, from, { dest: to });
@@ -595,7 +609,7 @@ export class MemoryBackend extends Layerable
     }
     if (path === "/") throw fsError("EISDIR", op, path);
     const volume = this.#volume;
-    const cut = path.lastIndexOf("/");
+    const cut = lastSlash(path);
     const dir = this.#parent(path, cut, op);
     const name = path.slice(cut + 1);
     let node = dir.entries!.get(name);
@@ -626,10 +640,10 @@ export class MemoryBackend extends Layerable
   async copyFile(from: string, to: string): Promise<void> {
     const op = "copyfile";
     const volume = this.#volume;
-    const source = this.#walk(from, from.length, op, from, to);
+    const source = this.#walk(from, WHOLE, op, from, to);
     requireFile(source, op, from, to);
     if (to === "/") throw fsError("EISDIR", op, from, { dest: to });
-    const cut = to.lastIndexOf("/");
+    const cut = lastSlash(to);
     const dir = this.#parent(to, cut, op, from, to);
     const name = to.slice(cut + 1);
     let target = dir.entries!.get(name);
@@ -679,7 +693,7 @@ export class MemoryBackend extends Layerable
     if (bytes > MAX_TARGET) throw fsError("ENAMETOOLONG", op, target, { dest: path });
     if (path === "/") throw fsError("EEXIST", op, target, { dest: path });
     const volume = this.#volume;
-    const cut = path.lastIndexOf("/");
+    const cut = lastSlash(path);
     const dir = this.#parent(path, cut, op, target, path);
     const name = path.slice(cut + 1);
     checkName(name, op, path);
@@ -705,9 +719,9 @@ export class MemoryBackend extends Layerable
   // deno-lint-ignore require-await
   async link(existing: string, newPath: string): Promise<void> {
     const op = "link";
-    const node = this.#walk(existing, existing.length, op, existing, newPath);
+    const node = this.#walk(existing, WHOLE, op, existing, newPath);
     if (newPath === "/") throw fsError("EEXIST", op, existing, { dest: newPath });
-    const cut = newPath.lastIndexOf("/");
+    const cut = lastSlash(newPath);
     const dir = this.#parent(newPath, cut, op, existing, newPath);
     const name = newPath.slice(cut + 1);
     checkName(name, op, newPath);
@@ -735,6 +749,12 @@ export class MemoryBackend extends Layerable
       throw fsError("EINVAL", "chmod", path, { reason: `bad mode ${mode}` });
     }
     const node = this.#lookup(path, "chmod");
+    if (node.type === "symlink") {
+      // Linux has no lchmod: a symlink's mode is always 0777.
+      throw fsError("ENOTSUP", "chmod", path, {
+        reason: "the mode of a symbolic link cannot be changed",
+      });
+    }
     node.mode = (node.mode & S_IFMT) | (mode & 0o7777);
     node.ctimeMs = now();
   }
@@ -838,7 +858,7 @@ export class MemoryBackend extends Layerable
    * and at least one access mode is needed (`EINVAL` otherwise).
    */
   // deno-lint-ignore require-await
-  async open(path: string, options: OpenOptions): Promise<FileHandle> {
+  async open(path: string, options: OpenOptions = {}): Promise<FileHandle> {
     const op = "open";
     const append = options.append === true;
     const writable = append || options.write === true;
@@ -855,7 +875,7 @@ export class MemoryBackend extends Layerable
     if (path === "/") {
       node = volume.root;
     } else {
-      const cut = path.lastIndexOf("/");
+      const cut = lastSlash(path);
       const dir = this.#parent(path, cut, op);
       const name = path.slice(cut + 1);
       node = dir.entries!.get(name);
@@ -1005,7 +1025,7 @@ export class MemoryBackend extends Layerable
         throw fsError("EINVAL", op, path, { reason: `bad file type in mode ${mode.toString(8)}` });
     }
     if (path === "/") throw fsError("EEXIST", op, path);
-    const cut = path.lastIndexOf("/");
+    const cut = lastSlash(path);
     const dir = this.#parent(path, cut, op);
     const name = path.slice(cut + 1);
     checkName(name, op, path);

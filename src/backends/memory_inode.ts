@@ -171,21 +171,22 @@ export class Inode {
   /**
    * Make `data` private and at least `capacity` long, keeping the first
    * `size` bytes. Growth doubles so that many small appends cost O(n).
+   * Returns whether a new (all-zero past `size`) buffer was allocated.
    */
-  reserve(capacity: number): void {
+  reserve(capacity: number): boolean {
     const old = this.data;
-    if (capacity <= old.length && !this.shared) return;
-    let next = capacity;
-    if (capacity > old.length) {
-      // Doubling, but with bounded slack for huge files.
-      next = Math.max(capacity, Math.min(old.length * 2, old.length + (1 << 28)), 64);
-    } else {
-      next = old.length;
-    }
+    if (capacity <= old.length && !this.shared) return false;
+    // A shared buffer is copied at its content's size; a private one that
+    // is too small grows from its capacity. Slack is bounded for huge files.
+    const base = this.shared ? this.size : old.length;
+    const next = capacity <= base
+      ? Math.max(capacity, this.size)
+      : Math.max(capacity, Math.min(base * 2, base + (1 << 28)), 64);
     const bytes = allocate(next);
     bytes.set(old.subarray(0, this.size));
     this.data = bytes;
     this.shared = false;
+    return true;
   }
 
   /** Replace the content with a copy of `bytes` (the caller checked space). */
@@ -204,8 +205,10 @@ export class Inode {
   /** Write `bytes` at `position`, zero-filling any gap (the caller checked space). */
   writeAt(bytes: Uint8Array, position: number): void {
     const end = position + bytes.length;
-    this.reserve(end);
-    if (position > this.size) this.data.fill(0, this.size, position);
+    const fresh = this.reserve(end);
+    // A fresh buffer is already zero past the old size; filling it would
+    // only touch memory the engine may not have committed yet.
+    if (position > this.size && !fresh) this.data.fill(0, this.size, position);
     this.data.set(bytes, position);
     if (end > this.size) this.size = end;
   }
@@ -213,8 +216,7 @@ export class Inode {
   /** Set the length: growing reads as zeros, shrinking drops the tail. */
   resize(length: number): void {
     if (length > this.size) {
-      this.reserve(length);
-      this.data.fill(0, this.size, length);
+      if (!this.reserve(length)) this.data.fill(0, this.size, length);
     } else if (this.data.length > 4096 && length < this.data.length / 4) {
       // Give memory back after a large shrink.
       const bytes = length === 0 ? EMPTY : allocate(length);

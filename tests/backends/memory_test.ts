@@ -571,7 +571,8 @@ Deno.test("chown clears set-user-ID (and group-executable set-group-ID) of non-d
   await b.writeFile("/g", bytes("x"), { mode: 0o6745 }); // not group-executable: sgid means locking
   await b.chown("/g", null, null);
   assert.equal((await b.lstat("/g")).mode & 0o7777, 0o2745);
-  await b.mkdir("/d", { mode: 0o2775 });
+  await b.mkdir("/d");
+  await b.chmod("/d", 0o2775);
   await b.chown("/d", 3, 3);
   assert.equal((await b.lstat("/d")).mode & 0o7777, 0o2775, "directories keep sgid");
 });
@@ -1600,4 +1601,54 @@ Deno.test("layer(): a MemoryBackend composes with layers", () => {
   const b = new MemoryBackend();
   const wrapped = b.layer({ layer: (inner) => ({ inner }) as unknown as MemoryBackend });
   assert.equal((wrapped as unknown as { inner: MemoryBackend }).inner, b);
+});
+
+Deno.test("mkdir drops set-user-ID/set-group-ID from mode; a set-group-ID directory passes on its group", async () => {
+  const b = new MemoryBackend({ uid: 1, gid: 1 });
+  await b.mkdir("/plain", { mode: 0o7777 });
+  assert.equal((await b.lstat("/plain")).mode, S_IFDIR | 0o1777, "sticky stays");
+  await b.mkdir("/shared", { gid: 50 });
+  await b.chmod("/shared", 0o2775);
+  await b.writeFile("/shared/f", bytes("x"));
+  await b.mkdir("/shared/sub");
+  await b.symlink("f", "/shared/l");
+  await b.writeFile("/shared/own", bytes("x"), { gid: 7 });
+  assert.equal((await b.lstat("/shared/f")).gid, 50);
+  assert.equal((await b.lstat("/shared/f")).mode, S_IFREG | 0o644);
+  assert.equal((await b.lstat("/shared/sub")).gid, 50);
+  assert.equal(
+    (await b.lstat("/shared/sub")).mode,
+    S_IFDIR | 0o2755,
+    "subdirectories inherit the bit",
+  );
+  assert.equal((await b.lstat("/shared/l")).gid, 50);
+  assert.equal((await b.lstat("/shared/own")).gid, 7, "an explicit group wins");
+  await b.writeFile("/top", bytes("x"));
+  assert.equal((await b.lstat("/top")).gid, 1);
+});
+
+Deno.test("chmod of a symlink is ENOTSUP (its mode stays 0777), as Linux", async () => {
+  const b = new MemoryBackend();
+  await b.writeFile("/f", bytes("x"));
+  await b.symlink("f", "/l");
+  await fails(b.chmod("/l", 0o600), "ENOTSUP");
+  assert.equal((await b.lstat("/l")).mode, S_IFLNK | 0o777);
+  assert.equal((await b.lstat("/f")).mode, S_IFREG | 0o644);
+});
+
+Deno.test("bad arguments give typed errors, never a crash", async () => {
+  const b = new MemoryBackend();
+  const notAPath = undefined as unknown as string;
+  await fails(b.lstat(notAPath), "EINVAL");
+  await fails(b.writeFile(notAPath, bytes("x")), "EINVAL");
+  await fails(b.mkdir(42 as unknown as string), "EINVAL");
+  await fails(b.rename(notAPath, "/x"), "EINVAL");
+  await fails(b.symlink(7 as unknown as string, "/x"), "EINVAL");
+  await fails(b.open("", {}), "EINVAL");
+  await fails(b.readDir(""), "EINVAL");
+  await fails(b.statIno(NaN), "ENOENT");
+  await b.writeFile("/f", bytes("x"));
+  const h = await b.open("/f"); // options default to reading
+  assert.equal(text(await h.read(0, 1)), "x");
+  await h.close();
 });
