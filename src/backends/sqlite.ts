@@ -48,6 +48,7 @@ import {
 import { type HandleHost, LockTable, SqliteFileHandle } from "./sqlite_handle.ts";
 import {
   CHUNK_SIZE,
+  CONNECTION_PRAGMAS,
   inspectSchema,
   migrate,
   ROOT_INO,
@@ -102,6 +103,71 @@ export interface SqliteMemoryOptions {
   gid?: number;
 }
 
+/**
+ * Deepest path resolved by one statement (one join per component); SQLite
+ * allows 64 tables in a join, and the statement adds up to three of its
+ * own. Deeper paths are walked one component at a time.
+ */
+const MAX_JOINED_DEPTH = 60;
+
+/**
+ * A query that walks a path down from the root in one statement and selects
+ * `columns` from the last entry joined with `tail`. In `columns` and
+ * `tail`, `{last}` stands for the last entry's alias and `{next}` for the
+ * parameter after the names (parameters `?1`…`?depth` are the names).
+ *
+ * Each component joins `entries` on the previous one's inode. A component
+ * that is not a directory has no entries, so the walk then finds nothing and
+ * the caller falls back to a step-by-step walk for the precise error. One
+ * statement means one read lock instead of one per component.
+ */
+class WalkQuery {
+  readonly #columns: string;
+  readonly #tail: string;
+  /** SQL by depth, built once; the same string instance keys the statement cache. */
+  readonly #sql: string[] = [];
+
+  constructor(columns: string, tail: string) {
+    this.#columns = columns;
+    this.#tail = tail;
+  }
+
+  /** The SQL for a path of `depth` components (1 ≤ depth ≤ `MAX_JOINED_DEPTH`). */
+  sql(depth: number): string {
+    let sql = this.#sql[depth];
+    if (sql === undefined) {
+      let from = "entries e1";
+      let where = `e1.parent = ${ROOT_INO} AND e1.name = ?1`;
+      for (let j = 2; j <= depth; j++) {
+        from += ` JOIN entries e${j} ON e${j}.parent = e${j - 1}.ino`;
+        where += ` AND e${j}.name = ?${j}`;
+      }
+      const fill = (text: string) =>
+        text.replaceAll("{last}", `e${depth}`).replaceAll("{next}", `?${depth + 1}`);
+      sql = `SELECT ${fill(this.#columns)} FROM ${from} ${fill(this.#tail)} WHERE ${where}`;
+      this.#sql[depth] = sql;
+    }
+    return sql;
+  }
+}
+
+/** The inode row at a path. */
+const WALK_ROW = new WalkQuery("i.*", "JOIN inodes i ON i.ino = {last}.ino");
+
+/** The directory of a path's parent, its mode, and the inode row at the path if any. */
+const WALK_SLOT = new WalkQuery(
+  "{last}.ino AS slot_dir, p.mode AS slot_mode, i.*",
+  `JOIN inodes p ON p.ino = {last}.ino
+   LEFT JOIN entries s ON s.parent = {last}.ino AND s.name = {next}
+   LEFT JOIN inodes i ON i.ino = s.ino`,
+);
+
+/** What `readFile` needs of a small file: the inode and its first chunk. */
+const WALK_HEAD = new WalkQuery(
+  "i.ino AS ino, i.mode AS mode, i.size AS size, c.data AS head",
+  "JOIN inodes i ON i.ino = {last}.ino LEFT JOIN chunks c ON c.ino = i.ino AND c.idx = 0",
+);
+
 /** One row of the `inodes` table. */
 interface InodeRow {
   ino: number;
@@ -116,12 +182,7 @@ interface InodeRow {
   btime: number;
   rdev: number;
   target: string | null;
-}
-
-/** What resolving a name finds: the inode and its mode. */
-interface Found {
-  ino: number;
-  mode: number;
+  parent: number;
 }
 
 /** Largest xattr value in bytes (Linux `XATTR_SIZE_MAX`). */
@@ -394,11 +455,7 @@ export class SqliteBackend extends Layerable
     this.#session = newSessionId();
     this.#host = {
       read: (ino, position, length, path) =>
-        this.#read("read", path, () => {
-          const row = this.#inodeForHandle(ino, "read", path);
-          if (isDir(row.mode)) throw fsError("EISDIR", "read", path);
-          return this.#readRange(ino, row.size, position, length);
-        }),
+        this.#read("read", path, () => this.#readHandle(ino, position, length, path)),
       write: (ino, data, position, path) => this.#handleWrite(ino, data, position, path),
       truncate: (ino, length, path) =>
         this.#write("ftruncate", path, () => {
@@ -467,14 +524,8 @@ export class SqliteBackend extends Layerable
     try {
       refuseForeign(db, file);
       const fullSync = options.durability === "always";
-      if (!readOnly) {
-        db.exec("PRAGMA journal_mode = WAL");
-        // A long sequential write may grow the WAL; give the space back
-        // after each checkpoint instead of keeping the high-water mark.
-        db.exec("PRAGMA journal_size_limit = 67108864");
-      }
+      if (!readOnly) db.exec(CONNECTION_PRAGMAS);
       db.exec(`PRAGMA synchronous = ${fullSync ? "FULL" : "NORMAL"}`);
-      db.exec("PRAGMA cache_size = -16384");
       prepareSchema(db, file, readOnly, { uid, gid });
       return new SqliteBackend(db, file, {
         shared: true,
@@ -574,19 +625,28 @@ export class SqliteBackend extends Layerable
   }
 
   /**
-   * Run `body` as one consistent read. A file database may be changed by
-   * other processes between statements, so reads take a snapshot; a private
-   * in-memory database cannot change under a synchronous body.
+   * Run a read. Each statement is atomic on its own (its own read
+   * transaction), which is all most reads need: like a path walk on Linux,
+   * resolving a path is not atomic against a concurrent rename, but what an
+   * inode row or chunk says is. Reads that need several statements to agree
+   * wrap those in {@linkcode SqliteBackend.#snapshot}.
    */
   #read<T>(operation: string, path: string, body: () => T): T {
     this.#checkUsable(operation, path);
-    if (!this.#shared) {
-      try {
-        return body();
-      } catch (e) {
-        throw sqliteError(e, operation, path);
-      }
+    try {
+      return body();
+    } catch (e) {
+      throw sqliteError(e, operation, path);
     }
+  }
+
+  /**
+   * Run `body` on one consistent snapshot. A file database may be changed by
+   * other processes between statements; a private in-memory database cannot
+   * change under a synchronous body, and a write transaction already is one.
+   */
+  #snapshot<T>(operation: string, path: string, body: () => T): T {
+    if (!this.#shared || this.#db.isTransaction) return body();
     try {
       this.#q("BEGIN").run();
     } catch (e) {
@@ -594,8 +654,6 @@ export class SqliteBackend extends Layerable
     }
     try {
       return body();
-    } catch (e) {
-      throw sqliteError(e, operation, path);
     } finally {
       if (this.#db.isTransaction) this.#q("COMMIT").run();
     }
@@ -645,16 +703,28 @@ export class SqliteBackend extends Layerable
     return path === "/" ? [] : path.slice(1).split("/");
   }
 
-  #lookup(parent: number, name: string): Found | undefined {
+  /** The inode and mode named `name` in directory `parent`, for walking. */
+  #lookup(parent: number, name: string): { ino: number; mode: number } | undefined {
     return this.#q(
       "SELECT e.ino AS ino, i.mode AS mode FROM entries e JOIN inodes i ON i.ino = e.ino WHERE e.parent = ? AND e.name = ?",
-    ).get(parent, name) as Found | undefined;
+    ).get(parent, name) as { ino: number; mode: number } | undefined;
   }
 
-  /** The directory holding the last component, walking every component before it. */
-  #resolveParent(parts: string[], operation: string, errorPath: string, dest?: string): number {
+  /** The whole inode row named `name` in directory `parent`. */
+  #lookupRow(parent: number, name: string): InodeRow | undefined {
+    return this.#q(
+      "SELECT i.* FROM entries e JOIN inodes i ON i.ino = e.ino WHERE e.parent = ? AND e.name = ?",
+    ).get(parent, name) as InodeRow | undefined;
+  }
+
+  /**
+   * The directory reached by the first `count` components, one lookup at a
+   * time: the slow path, used for paths too deep for one statement and to
+   * find out exactly which component is missing or not a directory.
+   */
+  #walk(parts: string[], count: number, operation: string, errorPath: string, dest?: string) {
     let ino = ROOT_INO;
-    for (let i = 0; i < parts.length - 1; i++) {
+    for (let i = 0; i < count; i++) {
       const found = this.#lookup(ino, parts[i]);
       if (found === undefined) throw missing(parts[i], operation, errorPath, dest);
       if (!isDir(found.mode)) throw fsError("ENOTDIR", operation, errorPath, { dest });
@@ -663,41 +733,56 @@ export class SqliteBackend extends Layerable
     return ino;
   }
 
-  /** The entry at `path`, or `ENOENT`/`ENOTDIR`. */
-  #resolve(path: string, operation: string, errorPath = path, dest?: string): Found {
+  /** The inode row at `path`, or `ENOENT`/`ENOTDIR`. */
+  #resolve(path: string, operation: string, errorPath = path, dest?: string): InodeRow {
     const parts = this.#components(path, operation, errorPath, dest);
-    if (parts.length === 0) return { ino: ROOT_INO, mode: S_IFDIR };
-    const parent = this.#resolveParent(parts, operation, errorPath, dest);
-    const name = parts[parts.length - 1];
-    const found = this.#lookup(parent, name);
-    if (found === undefined) throw missing(name, operation, errorPath, dest);
-    return found;
+    const depth = parts.length;
+    if (depth === 0) return this.#inode(ROOT_INO)!;
+    if (depth <= MAX_JOINED_DEPTH) {
+      const row = this.#q(WALK_ROW.sql(depth)).get(...parts) as InodeRow | undefined;
+      if (row !== undefined) return row;
+    }
+    const parent = this.#walk(parts, depth - 1, operation, errorPath, dest);
+    const row = this.#lookupRow(parent, parts[depth - 1]);
+    if (row === undefined) throw missing(parts[depth - 1], operation, errorPath, dest);
+    return row;
   }
 
   /**
    * Parent directory and name of a path that is about to be created or
-   * replaced, and what is there now. The root has no parent: callers check
-   * for `"/"` first.
+   * replaced, and the inode row there now (`undefined` when free). For the
+   * root: parent and row are the root itself, and the name is empty.
    */
   #resolveSlot(
     path: string,
     operation: string,
     errorPath = path,
     dest?: string,
-  ): { parent: number; name: string; existing: Found | undefined } {
+  ): { parent: number; name: string; existing: InodeRow | undefined } {
     const parts = this.#components(path, operation, errorPath, dest);
-    const parent = this.#resolveParent(parts, operation, errorPath, dest);
-    const name = parts[parts.length - 1];
-    return { parent, name, existing: this.#lookup(parent, name) };
+    const depth = parts.length;
+    if (depth === 0) return { parent: ROOT_INO, name: "", existing: this.#inode(ROOT_INO) };
+    const name = parts[depth - 1];
+    if (depth === 1) return { parent: ROOT_INO, name, existing: this.#lookupRow(ROOT_INO, name) };
+    if (depth <= MAX_JOINED_DEPTH) {
+      // Walk to the parent, then look the last name up with outer joins so
+      // that a free slot still yields its directory.
+      const row = this.#q(WALK_SLOT.sql(depth - 1)).get(...parts.slice(0, depth - 1), name) as
+        | (InodeRow & { slot_dir: number; slot_mode: number; ino: number | null })
+        | undefined;
+      // The walk proves every component before the parent is a directory
+      // (it has entries); the parent itself must be checked.
+      if (row !== undefined && isDir(row.slot_mode)) {
+        const parent = row.slot_dir;
+        return { parent, name, existing: row.ino === null ? undefined : row };
+      }
+    }
+    const parent = this.#walk(parts, depth - 1, operation, errorPath, dest);
+    return { parent, name, existing: this.#lookupRow(parent, name) };
   }
 
   #inode(ino: number): InodeRow | undefined {
     return this.#q("SELECT * FROM inodes WHERE ino = ?").get(ino) as InodeRow | undefined;
-  }
-
-  #inodeAt(path: string, operation: string): InodeRow {
-    const found = this.#resolve(path, operation);
-    return this.#inode(found.ino)!;
   }
 
   #inodeForHandle(ino: number, operation: string, path: string): InodeRow {
@@ -757,22 +842,14 @@ export class SqliteBackend extends Layerable
     }
     const time = now();
     const dir = isDir(mode);
+    // One more than both the largest live inode and the largest ever freed
+    // (see sqlite_schema.ts), so numbers are never reused.
     const result = this.#q(
-      `INSERT INTO inodes (mode, uid, gid, nlink, size, atime, mtime, ctime, btime, rdev, target)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(
-      mode,
-      uid,
-      gid,
-      dir ? 2 : 1,
-      size,
-      time,
-      time,
-      time,
-      time,
-      rdev,
-      target,
-    );
+      `INSERT INTO inodes (ino, mode, uid, gid, nlink, size, atime, mtime, ctime, btime, rdev, target, parent)
+       VALUES (max(coalesce((SELECT max(ino) FROM inodes), 0),
+                   (SELECT value FROM meta WHERE key = 'ino_floor')) + 1,
+               ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ).run(mode, uid, gid, dir ? 2 : 1, size, time, time, time, time, rdev, target, parent);
     const ino = Number(result.lastInsertRowid);
     this.#q("INSERT INTO entries (parent, name, ino) VALUES (?, ?, ?)").run(parent, name, ino);
     this.#touchDir(parent, time, dir ? 1 : 0);
@@ -798,23 +875,24 @@ export class SqliteBackend extends Layerable
     this.#q("UPDATE inodes SET ctime = ? WHERE ino = ?").run(time, ino);
   }
 
+  /** `ino` got a new name in directory `parent`: ctime, and the parent hint of `inodePath`. */
+  #touchNamed(ino: number, parent: number, time: number, nlinkDelta: number): void {
+    this.#q("UPDATE inodes SET ctime = ?, parent = ?, nlink = nlink + ? WHERE ino = ?").run(
+      time,
+      parent,
+      nlinkDelta,
+      ino,
+    );
+  }
+
   /**
    * One name of `target` is gone: drop its link count (a directory's to 0)
    * and free it when no name and no open handle is left.
    */
-  #dropLink(target: Found, time: number): void {
-    if (isDir(target.mode)) {
-      this.#q("UPDATE inodes SET nlink = 0, ctime = ? WHERE ino = ?").run(time, target.ino);
-    } else {
-      this.#q("UPDATE inodes SET nlink = nlink - 1, ctime = ? WHERE ino = ?").run(
-        time,
-        target.ino,
-      );
-    }
-    const row = this.#q("SELECT nlink FROM inodes WHERE ino = ?").get(target.ino) as {
-      nlink: number;
-    };
-    if (row.nlink <= 0) this.#reap(target.ino);
+  #dropLink(target: InodeRow, time: number): void {
+    const nlink = isDir(target.mode) ? 0 : target.nlink - 1;
+    this.#q("UPDATE inodes SET nlink = ?, ctime = ? WHERE ino = ?").run(nlink, time, target.ino);
+    if (nlink <= 0) this.#reap(target.ino);
   }
 
   /** Whether an open handle anywhere (this backend, or another that registered) holds `ino`. */
@@ -830,6 +908,12 @@ export class SqliteBackend extends Layerable
     this.#q("DELETE FROM chunks WHERE ino = ?").run(ino);
     this.#q("DELETE FROM xattrs WHERE ino = ?").run(ino);
     this.#q("DELETE FROM inodes WHERE ino = ?").run(ino);
+    // Freeing the largest inode number: remember it, or the next create
+    // would hand it out again. Writes only in that (rare) case.
+    this.#q(
+      `UPDATE meta SET value = ?1 WHERE key = 'ino_floor' AND value < ?1
+         AND ?1 > coalesce((SELECT max(ino) FROM inodes), 0)`,
+    ).run(ino);
   }
 
   /** The last handle of this backend on `ino` closed. */
@@ -859,6 +943,32 @@ export class SqliteBackend extends Layerable
 
   // ---------------------------------------------------------------- content
 
+  /**
+   * A handle's read: within one chunk (the common case) a single statement
+   * reads size and bytes together; across chunks, a snapshot keeps them in
+   * agreement.
+   */
+  #readHandle(ino: number, position: number, length: number, path: string): Uint8Array {
+    const idx = Math.floor(position / CHUNK_SIZE);
+    const row = this.#q(
+      `SELECT i.mode AS mode, i.size AS size, c.data AS data
+       FROM inodes i LEFT JOIN chunks c ON c.ino = i.ino AND c.idx = ?
+       WHERE i.ino = ?`,
+    ).get(idx, ino) as { mode: number; size: number; data: Uint8Array | null } | undefined;
+    if (row === undefined) this.#inodeForHandle(ino, "read", path);
+    if (isDir(row!.mode)) throw fsError("EISDIR", "read", path);
+    const size = row!.size;
+    if (position >= size || length === 0) return new Uint8Array(0);
+    const end = Math.min(size, position + length);
+    if (Math.floor((end - 1) / CHUNK_SIZE) === idx) {
+      return sliceChunk(row!.data, position - idx * CHUNK_SIZE, end - idx * CHUNK_SIZE);
+    }
+    return this.#snapshot("read", path, () => {
+      const current = this.#inodeForHandle(ino, "read", path).size;
+      return this.#readRange(ino, current, position, length);
+    });
+  }
+
   #chunk(ino: number, idx: number): Uint8Array | undefined {
     const row = this.#q("SELECT data FROM chunks WHERE ino = ? AND idx = ?").get(ino, idx) as
       | { data: Uint8Array }
@@ -879,15 +989,8 @@ export class SqliteBackend extends Layerable
     const first = Math.floor(position / CHUNK_SIZE);
     const last = Math.floor((end - 1) / CHUNK_SIZE);
     if (first === last) {
-      // One chunk: hand out SQLite's fresh copy without copying it again.
-      const data = this.#chunk(ino, first);
       const base = first * CHUNK_SIZE;
-      const from = position - base;
-      const to = end - base;
-      if (data !== undefined && data.length >= to) return data.subarray(from, to);
-      const out = new Uint8Array(to - from);
-      if (data !== undefined && data.length > from) out.set(data.subarray(from));
-      return out;
+      return sliceChunk(this.#chunk(ino, first) ?? null, position - base, end - base);
     }
     const out = new Uint8Array(end - position);
     const rows = this.#q(
@@ -979,7 +1082,7 @@ export class SqliteBackend extends Layerable
   /** Metadata of the entry at `path` (a symlink describes itself). */
   // deno-lint-ignore require-await
   async lstat(path: string): Promise<Metadata> {
-    return this.#read("lstat", path, () => this.#metadata(this.#inodeAt(path, "lstat")));
+    return this.#read("lstat", path, () => this.#metadata(this.#resolve(path, "lstat")));
   }
 
   /** The entries of the directory at `path`, sorted by name (UTF-16 code unit order). */
@@ -998,10 +1101,30 @@ export class SqliteBackend extends Layerable
   /** The whole content of the regular file at `path`. */
   // deno-lint-ignore require-await
   async readFile(path: string): Promise<Uint8Array> {
-    return this.#read("readfile", path, () => {
-      const row = this.#inodeAt(path, "readfile");
-      requireFile(row.mode, "readfile", path);
-      return this.#readRange(row.ino, row.size, 0, row.size);
+    const op = "readfile";
+    return this.#read(op, path, () => {
+      const parts = this.#components(path, op);
+      const depth = parts.length;
+      if (depth === 0) throw fsError("EISDIR", op, path);
+      // The usual small file in one statement: path walk, inode and first chunk.
+      let row = depth > MAX_JOINED_DEPTH
+        ? undefined
+        : this.#q(WALK_HEAD.sql(depth)).get(...parts) as
+          | { ino: number; mode: number; size: number; head: Uint8Array | null }
+          | undefined;
+      if (row === undefined) {
+        const found = this.#resolve(path, op); // the precise error, or a deep path
+        row = { ino: found.ino, mode: found.mode, size: found.size, head: null };
+        if (found.size <= CHUNK_SIZE && isRegular(found.mode)) {
+          row.head = this.#chunk(found.ino, 0) ?? null;
+        }
+      }
+      requireFile(row.mode, op, path);
+      if (row.size <= CHUNK_SIZE) return fitted(row.head, row.size);
+      return this.#snapshot(op, path, () => {
+        const size = this.#inodeForHandle(row.ino, op, path).size;
+        return this.#readRange(row.ino, size, 0, size);
+      });
     });
   }
 
@@ -1019,8 +1142,7 @@ export class SqliteBackend extends Layerable
       if (existing !== undefined) {
         if (options?.createNew) throw fsError("EEXIST", op, path);
         requireFile(existing.mode, op, path);
-        const row = this.#inode(existing.ino)!;
-        this.#replaceContent(existing.ino, row.size, data);
+        this.#replaceContent(existing.ino, existing.size, data);
         this.#touchModified(existing.ino, data.length);
         return;
       }
@@ -1107,14 +1229,14 @@ export class SqliteBackend extends Layerable
       // Checks in the order Linux makes them (and MemoryBackend follows), so
       // each case reports the same code: both parents, the root, the
       // source, the subtree rules, then the target.
-      const fromParts = this.#components(from, op, from, to);
-      const toParts = this.#components(to, op, from, to);
-      const fromDir = this.#resolveParent(fromParts, op, from, to);
-      const toDir = this.#resolveParent(toParts, op, from, to);
+      const source = this.#resolveSlot(from, op, from, to);
+      const target = this.#resolveSlot(to, op, from, to);
       if (from === "/" || to === "/") throw fsError("EBUSY", op, from, { dest: to });
-      const fromName = fromParts[fromParts.length - 1];
-      const toName = toParts[toParts.length - 1];
-      const moving = this.#lookup(fromDir, fromName);
+      const fromDir = source.parent;
+      const toDir = target.parent;
+      const fromName = source.name;
+      const toName = target.name;
+      const moving = source.existing;
       if (moving === undefined) throw missing(fromName, op, from, to);
       if (from === to) return;
       checkName(toName, op, to);
@@ -1125,7 +1247,7 @@ export class SqliteBackend extends Layerable
         });
       }
       if (isWithin(from, to)) throw fsError("ENOTEMPTY", op, from, { dest: to });
-      const replaced = this.#lookup(toDir, toName);
+      const replaced = target.existing;
       if (replaced !== undefined && replaced.ino === moving.ino) return; // POSIX: do nothing
       if (replaced !== undefined) {
         if (isDir(moving.mode) && !isDir(replaced.mode)) {
@@ -1156,7 +1278,7 @@ export class SqliteBackend extends Layerable
         this.#touchDir(fromDir, t, -movingDir);
         this.#touchDir(toDir, t, movingDir - replacedDir);
       }
-      this.#touchChanged(moving.ino, t);
+      this.#touchNamed(moving.ino, toDir, t, 0);
       if (replaced !== undefined) this.#dropLink(replaced, t);
     }, to);
   }
@@ -1170,11 +1292,12 @@ export class SqliteBackend extends Layerable
     if (badLength(offset) || badLength(length)) {
       throw fsError("EINVAL", op, path, { reason: `bad range ${offset}+${length}` });
     }
-    return this.#read(op, path, () => {
-      const row = this.#inodeAt(path, op);
-      requireFile(row.mode, op, path);
-      return this.#readRange(row.ino, row.size, offset, length);
-    });
+    return this.#read(op, path, () =>
+      this.#snapshot(op, path, () => {
+        const row = this.#resolve(path, op);
+        requireFile(row.mode, op, path);
+        return this.#readRange(row.ino, row.size, offset, length);
+      }));
   }
 
   /** Set the size of the regular file at `path`, touching only the chunks past the new end. */
@@ -1183,7 +1306,7 @@ export class SqliteBackend extends Layerable
     const op = "truncate";
     if (badLength(length)) throw fsError("EINVAL", op, path, { reason: `bad length ${length}` });
     this.#write(op, path, () => {
-      const row = this.#inodeAt(path, op);
+      const row = this.#resolve(path, op);
       if (isDir(row.mode)) throw fsError("EISDIR", op, path);
       if (!isRegular(row.mode)) throw fsError("EINVAL", op, path, { reason: "not a regular file" });
       if (row.size === length) return;
@@ -1222,9 +1345,8 @@ export class SqliteBackend extends Layerable
       }
       requireFile(existing.mode, op, path);
       if (data.length === 0) return;
-      const row = this.#inode(existing.ino)!;
-      if (!Number.isSafeInteger(row.size + data.length)) throw fsError("EFBIG", op, path);
-      const size = this.#writeRange(existing.ino, row.size, row.size, data);
+      if (!Number.isSafeInteger(existing.size + data.length)) throw fsError("EFBIG", op, path);
+      const size = this.#writeRange(existing.ino, existing.size, existing.size, data);
       this.#touchModified(existing.ino, size);
     });
   }
@@ -1238,7 +1360,7 @@ export class SqliteBackend extends Layerable
   async copyFile(from: string, to: string): Promise<void> {
     const op = "copyfile";
     this.#write(op, from, () => {
-      const source = this.#inode(this.#resolve(from, op, from, to).ino)!;
+      const source = this.#resolve(from, op, from, to);
       requireFile(source.mode, op, from, to);
       if (to === "/") throw fsError("EISDIR", op, from, { dest: to });
       const dst = this.#resolveSlot(to, op, from, to);
@@ -1309,7 +1431,7 @@ export class SqliteBackend extends Layerable
   // deno-lint-ignore require-await
   async readLink(path: string): Promise<string> {
     return this.#read("readlink", path, () => {
-      const row = this.#inodeAt(path, "readlink");
+      const row = this.#resolve(path, "readlink");
       if ((row.mode & S_IFMT) !== S_IFLNK) throw fsError("EINVAL", "readlink", path);
       return row.target ?? "";
     });
@@ -1331,15 +1453,14 @@ export class SqliteBackend extends Layerable
           reason: "directories cannot be hard-linked",
         });
       }
-      const row = this.#inode(source.ino)!;
-      if (row.nlink >= LINK_MAX) throw fsError("EMLINK", op, existing, { dest: newPath });
+      if (source.nlink >= LINK_MAX) throw fsError("EMLINK", op, existing, { dest: newPath });
       const t = now();
       this.#q("INSERT INTO entries (parent, name, ino) VALUES (?, ?, ?)").run(
         slot.parent,
         slot.name,
         source.ino,
       );
-      this.#q("UPDATE inodes SET nlink = nlink + 1, ctime = ? WHERE ino = ?").run(t, source.ino);
+      this.#touchNamed(source.ino, slot.parent, t, 1);
       this.#touchDir(slot.parent, t, 0);
     }, newPath);
   }
@@ -1451,24 +1572,38 @@ export class SqliteBackend extends Layerable
     });
   }
 
-  /** One current path of inode `ino`; `ENOENT` when it has no name any more. */
+  /**
+   * One current path of inode `ino`; `ENOENT` when it has no name any more.
+   * Each level costs a scan of one directory's entries (there is no index
+   * by inode: it would slow every create); a hard-linked inode whose most
+   * recent name was removed costs a scan of all entries.
+   */
   // deno-lint-ignore require-await
   async inodePath(ino: number): Promise<string> {
-    return this.#read("stat", `#${ino}`, () => {
-      if (ino === ROOT_INO) return "/";
-      const names: string[] = [];
-      const seen = new Set<number>();
-      for (let current = ino; current !== ROOT_INO;) {
-        const row = this.#q(
-          "SELECT parent, name FROM entries WHERE ino = ? ORDER BY parent, name LIMIT 1",
-        ).get(current) as { parent: number; name: string } | undefined;
-        if (row === undefined || seen.has(current)) throw fsError("ENOENT", "stat", `#${ino}`);
-        seen.add(current);
-        names.push(row.name);
-        current = row.parent;
-      }
-      return "/" + names.reverse().join("/");
-    });
+    const op = "stat";
+    return this.#read(op, `#${ino}`, () =>
+      this.#snapshot(op, `#${ino}`, () => {
+        if (ino === ROOT_INO) return "/";
+        const names: string[] = [];
+        const seen = new Set<number>();
+        for (let current = ino; current !== ROOT_INO;) {
+          const row = Number.isSafeInteger(current) ? this.#inode(current) : undefined;
+          if (row === undefined || row.nlink === 0 || seen.has(current)) {
+            throw fsError("ENOENT", op, `#${ino}`);
+          }
+          seen.add(current);
+          const link = (this.#q(
+            "SELECT parent, name FROM entries WHERE parent = ? AND ino = ? ORDER BY name LIMIT 1",
+          ).get(row.parent, current) ??
+            this.#q(
+              "SELECT parent, name FROM entries WHERE ino = ? ORDER BY parent, name LIMIT 1",
+            ).get(current)) as { parent: number; name: string } | undefined;
+          if (link === undefined) throw fsError("ENOENT", op, `#${ino}`);
+          names.push(link.name);
+          current = link.parent;
+        }
+        return "/" + names.reverse().join("/");
+      }));
   }
 
   /**
@@ -1491,20 +1626,17 @@ export class SqliteBackend extends Layerable
     const createNew = options.createNew === true;
     const create = createNew || options.create === true;
     const body = () => {
-      let ino: number;
-      let mode: number;
-      let existing: Found | undefined;
+      let existing: InodeRow | undefined;
       if (path === "/") {
-        this.#components(path, op);
-        existing = { ino: ROOT_INO, mode: S_IFDIR };
+        existing = this.#resolve(path, op);
       } else {
         const slot = this.#resolveSlot(path, op);
         existing = slot.existing;
         if (existing === undefined) {
           if (!create) throw missing(slot.name, op, path);
           checkName(slot.name, op, path);
-          mode = S_IFREG | ((options.mode ?? 0o644) & 0o7777);
-          ino = this.#createNode(slot.parent, slot.name, mode, options, 0, null, 0, op, path);
+          const mode = S_IFREG | ((options.mode ?? 0o644) & 0o7777);
+          const ino = this.#createNode(slot.parent, slot.name, mode, options, 0, null, 0, op, path);
           this.#hold(ino);
           return ino;
         }
@@ -1518,8 +1650,7 @@ export class SqliteBackend extends Layerable
         requireFile(existing.mode, op, path);
         if (options.truncate) {
           // O_TRUNC marks the times even when the file is already empty.
-          const row = this.#inode(existing.ino)!;
-          this.#resize(existing.ino, row.size, 0);
+          this.#resize(existing.ino, existing.size, 0);
           this.#touchModified(existing.ino, 0);
         }
       }
@@ -1684,6 +1815,24 @@ export class SqliteBackend extends Layerable
   }
 }
 
+/**
+ * Bytes `[from, to)` of a stored chunk, which may be missing or shorter
+ * (the rest reads as zeros). A chunk that covers the range is SQLite's own
+ * fresh copy and is handed out without copying again.
+ */
+function sliceChunk(data: Uint8Array | null, from: number, to: number): Uint8Array {
+  if (data !== null && data.length >= to) return data.subarray(from, to);
+  const out = new Uint8Array(to - from);
+  if (data !== null && data.length > from) out.set(data.subarray(from));
+  return out;
+}
+
+/** A file's first chunk as its whole content of `size` bytes (`size` ≤ the chunk size). */
+function fitted(head: Uint8Array | null, size: number): Uint8Array {
+  if (head !== null && head.length === size) return head;
+  return sliceChunk(head, 0, size);
+}
+
 /** `EINVAL`/`ERANGE` checks Linux applies to an attribute name. */
 function checkXattrName(name: string, operation: string, path: string): void {
   if (typeof name !== "string") {
@@ -1817,6 +1966,8 @@ function cleanUpAlone(file: string, owner: { uid: number; gid: number }): void {
     probe.exec("BEGIN IMMEDIATE");
     probe.exec(`
       DELETE FROM holders;
+      UPDATE meta SET value = max(value, coalesce((SELECT max(ino) FROM inodes), 0))
+        WHERE key = 'ino_floor';
       DELETE FROM chunks WHERE ino IN (SELECT ino FROM inodes WHERE nlink <= 0);
       DELETE FROM xattrs WHERE ino IN (SELECT ino FROM inodes WHERE nlink <= 0);
       DELETE FROM inodes WHERE nlink <= 0;

@@ -12,12 +12,18 @@
  * - `meta(key, value)`: format facts such as the chunk size.
  * - `inodes`: one row per node — mode (type and permission bits), owner,
  *   link count, size, times (ms since epoch, fractional), symlink target,
- *   device number. Inode numbers come from `AUTOINCREMENT`, so a number is
- *   never handed out twice, which keeps kernel caches behind a mount honest.
- *   Root is inode 1.
+ *   device number, and `parent`: the directory of the node's most recent
+ *   name, a hint for finding a path from an inode number. Root is inode 1.
+ *   Inode numbers are never handed out twice (which keeps kernel caches
+ *   behind a mount honest): a new inode gets one more than both the largest
+ *   live number and `meta.ino_floor`, which records the largest number ever
+ *   deleted while it was the largest. (`AUTOINCREMENT` would do the same
+ *   but write its counter page on every create.)
  * - `entries(parent, name, ino)`: directory entries, unique on
- *   `(parent, name)` (the primary key is the lookup index), plus an index
- *   on `ino` to find the names of an inode.
+ *   `(parent, name)` (the primary key is the lookup index). There is
+ *   deliberately no index on `ino`: it would cost a page write on every
+ *   create for the benefit of the rare inode-to-path query, which uses the
+ *   `parent` hint instead.
  * - `chunks(ino, idx, data)`: file content in blocks of
  *   {@linkcode CHUNK_SIZE} bytes; chunk `idx` holds bytes
  *   `[idx * CHUNK_SIZE, (idx + 1) * CHUNK_SIZE)`. A missing chunk, or the
@@ -48,6 +54,18 @@ export const SQLITE_APPLICATION_ID = 0x416e7946;
 
 /** The inode number of the root directory. */
 export const ROOT_INO = 1;
+
+/**
+ * Settings of every writable connection to a file database, besides
+ * `synchronous` (see `SqliteBackendOptions.durability`): WAL journaling;
+ * a WAL that shrinks back to 64 MiB after a checkpoint instead of keeping
+ * its high-water mark; a 16 MiB page cache.
+ */
+export const CONNECTION_PRAGMAS = `
+  PRAGMA journal_mode = WAL;
+  PRAGMA journal_size_limit = 67108864;
+  PRAGMA cache_size = -16384;
+`;
 
 /** One step of the format's history: turns version `version - 1` into `version`. */
 export interface Migration {
@@ -84,7 +102,7 @@ export const MIGRATIONS: readonly Migration[] = [
           value ANY
         ) STRICT, WITHOUT ROWID;
         CREATE TABLE inodes (
-          ino INTEGER PRIMARY KEY AUTOINCREMENT,
+          ino INTEGER PRIMARY KEY,
           mode INTEGER NOT NULL,
           uid INTEGER NOT NULL,
           gid INTEGER NOT NULL,
@@ -95,7 +113,8 @@ export const MIGRATIONS: readonly Migration[] = [
           ctime REAL NOT NULL,
           btime REAL NOT NULL,
           rdev INTEGER NOT NULL DEFAULT 0,
-          target TEXT
+          target TEXT,
+          parent INTEGER NOT NULL DEFAULT 0
         ) STRICT;
         CREATE TABLE entries (
           parent INTEGER NOT NULL,
@@ -103,7 +122,6 @@ export const MIGRATIONS: readonly Migration[] = [
           ino INTEGER NOT NULL,
           PRIMARY KEY (parent, name)
         ) STRICT, WITHOUT ROWID;
-        CREATE INDEX entries_by_ino ON entries (ino);
         CREATE TABLE chunks (
           id INTEGER PRIMARY KEY,
           ino INTEGER NOT NULL,
@@ -123,13 +141,15 @@ export const MIGRATIONS: readonly Migration[] = [
           PRIMARY KEY (ino, session)
         ) STRICT, WITHOUT ROWID;
       `);
-      db.prepare("INSERT INTO meta (key, value) VALUES (?, ?), (?, ?), (?, ?)").run(
+      db.prepare("INSERT INTO meta (key, value) VALUES (?, ?), (?, ?), (?, ?), (?, ?)").run(
         "chunk_size",
         CHUNK_SIZE,
         "created_ms",
         now,
         "sync_generation",
         0,
+        "ino_floor",
+        ROOT_INO,
       );
       db.prepare(
         `INSERT INTO inodes (ino, mode, uid, gid, nlink, size, atime, mtime, ctime, btime)

@@ -691,3 +691,75 @@ Deno.test("paths that are not absolute are EINVAL; NUL bytes and overlong names 
     b.close();
   }
 });
+
+Deno.test("path walks: deep paths, files and symlinks as directories, missing middles", async () => {
+  const b = SqliteBackend.memory();
+  try {
+    // Deeper than one joined statement can walk (60 components).
+    let dir = "";
+    for (let i = 0; i < 70; i++) {
+      dir += `/d${i}`;
+      await b.mkdir(dir);
+    }
+    await b.writeFile(`${dir}/leaf`, bytes("deep"));
+    assert.equal(text(await b.readFile(`${dir}/leaf`)), "deep");
+    assert.equal((await b.lstat(dir)).type, "dir");
+    await b.rename(`${dir}/leaf`, "/d0/shallow");
+    assert.equal(text(await b.readFile("/d0/shallow")), "deep");
+    await fails(b.readFile(`${dir}/leaf`), "ENOENT");
+    await fails(b.writeFile(`${dir}/missing/x`, bytes("x")), "ENOENT");
+    // A file or a symlink in the middle of a path is not a directory.
+    await b.writeFile("/d0/file", bytes("f"));
+    await b.symlink("/d0", "/link");
+    for (const path of ["/d0/file/x", "/link/file", "/d0/file/x/y"]) {
+      await fails(b.lstat(path), "ENOTDIR", path);
+      await fails(b.readFile(path), "ENOTDIR", path);
+      await fails(b.writeFile(path, bytes("x")), "ENOTDIR", path);
+      await fails(b.mkdir(path), "ENOTDIR", path);
+      await fails(b.rename("/d0/shallow", path), "ENOTDIR", path);
+    }
+    await fails(b.lstat("/nope/d1"), "ENOENT");
+    await fails(b.readFile("/d0/nope/d2"), "ENOENT");
+    await fails(b.readFile("/d0"), "EISDIR");
+    await fails(b.readFile("/link"), "ELOOP");
+    await fails(b.readFile("/"), "EISDIR");
+  } finally {
+    b.close();
+  }
+});
+
+Deno.test("inode numbers are not reused even after the largest one is freed and the database reopened", async () => {
+  await withDb(async (file) => {
+    let last: number;
+    {
+      using b = SqliteBackend.open(file);
+      await b.writeFile("/a", bytes("1"));
+      await b.writeFile("/b", bytes("2"));
+      last = (await b.lstat("/b")).ino;
+      await b.unlink("/b");
+      await b.unlink("/a");
+    }
+    using b = SqliteBackend.open(file);
+    await b.writeFile("/c", bytes("3"));
+    assert.ok((await b.lstat("/c")).ino > last);
+  });
+});
+
+Deno.test("inodePath follows the most recent name and survives removal of hard links", async () => {
+  const b = SqliteBackend.memory();
+  try {
+    await b.mkdir("/x");
+    await b.mkdir("/y");
+    await b.writeFile("/x/f", bytes("x"));
+    const ino = (await b.lstat("/x/f")).ino;
+    await b.link("/x/f", "/y/g");
+    assert.equal(await b.inodePath(ino), "/y/g");
+    await b.unlink("/y/g");
+    assert.equal(await b.inodePath(ino), "/x/f");
+    await b.rename("/x", "/z");
+    assert.equal(await b.inodePath(ino), "/z/f");
+    assert.equal(await b.inodePath((await b.lstat("/z")).ino), "/z");
+  } finally {
+    b.close();
+  }
+});
