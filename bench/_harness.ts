@@ -58,7 +58,11 @@ export function printRatioTable(
   unit = "ops/s",
 ): string[] {
   const subjects = Object.keys(rows[0]?.opsPerSec ?? {});
-  const header = ["operation", ...subjects.map((s) => `${s} (${unit})`), ...peers.map((p) => `× ${p}`)];
+  const header = [
+    "operation",
+    ...subjects.map((s) => `${s} (${unit})`),
+    ...peers.map((p) => `× ${p}`),
+  ];
   const lines: string[][] = [header];
   const missed: string[] = [];
   for (const row of rows) {
@@ -74,7 +78,10 @@ export function printRatioTable(
   const widths = header.map((_, c) => Math.max(...lines.map((l) => l[c].length)));
   console.log(`\n${title}`);
   for (const [i, l] of lines.entries()) {
-    console.log("  " + l.map((cell, c) => c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join("  "));
+    console.log(
+      "  " +
+        l.map((cell, c) => c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join("  "),
+    );
     if (i === 0) console.log("  " + widths.map((w) => "-".repeat(w)).join("  "));
   }
   console.log(

@@ -53,7 +53,10 @@ Deno.test("fsError: message follows Deno's format, with dest and reason", () => 
     requested: 120,
     usage: 40,
   });
-  assert.equal(q.message, "No space left on device (os error 28): write '/big': quota of 100 bytes exceeded");
+  assert.equal(
+    q.message,
+    "No space left on device (os error 28): write '/big': quota of 100 bytes exceeded",
+  );
   assert.deepEqual([q.limit, q.requested, q.usage], [100, 120, 40]);
   assert.equal(fsError("EIO", "statfs", "").message, "Input/output error (os error 5): statfs");
 });
@@ -81,8 +84,14 @@ Deno.test("toFsError: keeps family members, maps known codes, turns the rest int
   assert.equal(odd.code, "EIO");
   assert.match(odd.message, /disk on fire/);
   assert.equal(toFsError("a string", "read", "/f").code, "EIO");
-  assert.equal(toFsError(Object.assign(new Error(), { code: "EOPNOTSUPP" }), "x", "/").code, "ENOTSUP");
-  assert.equal(toFsError(new Deno.errors.NotCapable("Requires read access"), "x", "/").code, "EACCES");
+  assert.equal(
+    toFsError(Object.assign(new Error(), { code: "EOPNOTSUPP" }), "x", "/").code,
+    "ENOTSUP",
+  );
+  assert.equal(
+    toFsError(new Deno.errors.NotCapable("Requires read access"), "x", "/").code,
+    "EACCES",
+  );
 });
 
 Deno.test("isFsError and the errno table helpers", () => {
