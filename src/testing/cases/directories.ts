@@ -172,14 +172,19 @@ export const MKDIR_CASES: readonly ConformanceCase[] = [
   },
   {
     group: MKDIR,
-    name: "through a dangling symlink with a trailing slash fails with EEXIST and creates nothing",
+    name: "over a dangling or looping symlink fails with EEXIST and creates nothing",
     needs: ["symlinks"],
     async run({ fs }) {
       await fs.symlink("target", "/l");
-      await rejects(fs.mkdir("/l/"), "EEXIST");
-      await rejects(fs.mkdir("/l"), "EEXIST");
-      await rejects(fs.mkdir("/l", { recursive: true }), "EEXIST");
-      assert.deepEqual(await names(fs, "/"), ["l"]);
+      await fs.symlink("missing/target", "/deep");
+      await fs.symlink("loop", "/loop");
+      for (const p of ["/l", "/deep", "/loop"]) {
+        await rejects(fs.mkdir(`${p}/`), "EEXIST", `mkdir ${p}/`);
+        await rejects(fs.mkdir(p), "EEXIST", `mkdir ${p}`);
+        // mkdir -p finds the name taken by something that is not a directory.
+        await rejects(fs.mkdir(p, { recursive: true }), "EEXIST", `mkdir -p ${p}`);
+      }
+      assert.deepEqual(await names(fs, "/"), ["deep", "l", "loop"]);
     },
   },
 ];
