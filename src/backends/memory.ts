@@ -308,8 +308,9 @@ export class MemoryBackend extends Layerable
   // ---------------------------------------------------------------- lookup
 
   /**
-   * The node at `path[0, end)` (`end` is {@linkcode WHOLE} for all of it). Components are sliced one at a time rather
-   * than split into an array: lookups are the hot path of every operation.
+   * The node at `path[0, end)` (`end` is {@linkcode WHOLE} for all of it).
+   * Components are sliced one at a time rather than split into an array:
+   * lookups are the hot path of every operation.
    */
   #walk(path: string, end: number, operation: string, errorPath: string, dest?: string): Inode {
     if (typeof path !== "string" || path.charCodeAt(0) !== SLASH) {

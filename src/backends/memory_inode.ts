@@ -141,7 +141,9 @@ export class Inode {
       uid: this.uid,
       gid: this.gid,
       size,
-      blocks: this.entries !== null ? 0 : Math.ceil(size / 512),
+      // Only file data takes blocks; directories and symlink targets live
+      // in the inode, as tmpfs and ext4 report them.
+      blocks: this.type === "file" ? Math.ceil(size / 512) : 0,
       rdev: this.rdev,
       atimeMs: this.atimeMs,
       mtimeMs: this.mtimeMs,

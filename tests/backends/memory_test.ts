@@ -1652,3 +1652,42 @@ Deno.test("bad arguments give typed errors, never a crash", async () => {
   assert.equal(text(await h.read(0, 1)), "x");
   await h.close();
 });
+
+Deno.test("metadata: sizes and 512-byte blocks; directories count entries as tmpfs does", async () => {
+  const b = new MemoryBackend();
+  await b.writeFile("/one", new Uint8Array(1));
+  await b.writeFile("/more", new Uint8Array(513));
+  await b.writeFile("/empty", new Uint8Array());
+  await b.symlink("x".repeat(600), "/l");
+  await b.mkdir("/d");
+  const m = async (p: string) => {
+    const { size, blocks, rdev } = await b.lstat(p);
+    return [size, blocks, rdev];
+  };
+  assert.deepEqual(await m("/one"), [1, 1, 0]);
+  assert.deepEqual(await m("/more"), [513, 2, 0]);
+  assert.deepEqual(await m("/empty"), [0, 0, 0]);
+  assert.deepEqual(await m("/l"), [600, 0, 0]);
+  assert.deepEqual(await m("/d"), [40, 0, 0]);
+  assert.deepEqual(await m("/"), [40 + 5 * 20, 0, 0]);
+  await b.unlink("/one");
+  assert.deepEqual(await m("/"), [40 + 4 * 20, 0, 0]);
+  const meta = await b.lstat("/more");
+  assert.deepEqual(Object.keys(meta).sort(), [
+    "atimeMs",
+    "birthtimeMs",
+    "blocks",
+    "ctimeMs",
+    "gid",
+    "ino",
+    "mode",
+    "mtimeMs",
+    "nlink",
+    "rdev",
+    "size",
+    "type",
+    "uid",
+  ]);
+  meta.size = 0; // a fresh record each time
+  assert.equal((await b.lstat("/more")).size, 513);
+});
