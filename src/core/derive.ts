@@ -221,7 +221,8 @@ export class BufferedHandle implements FileHandle {
   // deno-lint-ignore require-await -- async so that checks reject, never throw
   async truncate(length: number): Promise<void> {
     this.#check("truncate");
-    if (!this.#writable) throw fsError("EBADF", "truncate", this.path);
+    // ftruncate(2) on a descriptor not open for writing is EINVAL, not EBADF.
+    if (!this.#writable) throw fsError("EINVAL", "truncate", this.path);
     if (!Number.isSafeInteger(length) || length < 0) {
       throw fsError("EINVAL", "truncate", this.path, { reason: `bad length ${length}` });
     }
