@@ -409,6 +409,8 @@ export interface FileInfoOut {
   cacheReaddir?: boolean;
   /** The file is not seekable. */
   nonseekable?: boolean;
+  /** Do not send `flush` on close(2) (ignored by the kernel with the writeback cache). */
+  noflush?: boolean;
 }
 
 /** Write a reply `fuse_file_info` into `buf` (at least {@linkcode SIZEOF}.fileInfoAlloc bytes). */
@@ -419,6 +421,7 @@ export function writeFileInfo(view: DataView, fi: FileInfoOut): void {
   if (fi.keepCache) bits |= FI_BIT.keepCache;
   if (fi.cacheReaddir) bits |= FI_BIT.cacheReaddir;
   if (fi.nonseekable) bits |= FI_BIT.nonseekable;
+  if (fi.noflush) bits |= FI_BIT.noflush;
   view.setUint32(FILE_INFO.bits, bits, true);
   view.setBigUint64(FILE_INFO.fh, BigInt(fi.fh), true);
 }

@@ -340,11 +340,17 @@ export class FuseAdapter implements LowLevelHandlers {
     return fh;
   }
 
-  #openReply(fh: number): FileInfoOut {
+  #openReply(fh: number, file: FileHandle): FileInfoOut {
     return {
       fh,
       directIo: this.#opt.cache === "never",
       keepCache: this.#opt.cache === "always",
+      // A backend handle has nothing to do at close(2) (its writes are
+      // already in the backend), so the kernel need not ask. This also keeps
+      // the synchronous close(2) of Deno's FsFile.close() from waiting on
+      // this very thread when the mounting process closes a file of its own
+      // mount. Buffered handles (core-only backends) write back at flush.
+      noflush: !(file instanceof BufferedHandle),
     };
   }
 
@@ -712,7 +718,7 @@ export class FuseAdapter implements LowLevelHandlers {
       // of a setattr: `truncate: true` in the options does it.
       const file = await openFile(this.#backend, path, options);
       const fh = this.#addFile(node, file);
-      if (req.open(this.#openReply(fh)) === ENOENT_REPLY) {
+      if (req.open(this.#openReply(fh, file)) === ENOENT_REPLY) {
         // The open was interrupted: no release will come for this handle.
         this.#files.delete(fh);
         await file.close();
@@ -747,7 +753,7 @@ export class FuseAdapter implements LowLevelHandlers {
         this.#attr(node, meta),
         this.#opt.attrTimeout,
         this.#opt.entryTimeout,
-        this.#openReply(fh),
+        this.#openReply(fh, file),
       );
       if (r === ENOENT_REPLY) {
         this.#table.forget(node.id, 1);

@@ -12,6 +12,7 @@ import { buildArgs, buildLowLevelOps, type LowLevelOps } from "../../ffi/ops.ts"
 import { FuseAdapter, type MountStats, type NegotiatedConnection } from "./adapter.ts";
 import { type Availability, isAvailable } from "./availability.ts";
 import { MountError } from "./errors.ts";
+import { guardMountPoint, unguardMountPoint } from "./sync_guard.ts";
 import {
   type CachePolicy,
   fuseArgv,
@@ -360,6 +361,7 @@ export class MountHandle implements AsyncDisposable {
       });
     }
     handle.#minor = (await mountAt(path))?.minor;
+    if (opt.guardSyncCalls) guardMountPoint(path);
     if (opt.signal) {
       handle.#abortListener = () => void handle.unmount({ force: true }).catch(() => {});
       opt.signal.addEventListener("abort", handle.#abortListener, { once: true });
@@ -503,6 +505,7 @@ export class MountHandle implements AsyncDisposable {
       this.options.signal?.removeEventListener("abort", this.#abortListener);
     }
     active.delete(this);
+    unguardMountPoint(this.mountPoint);
     updateSignals();
     const closing = await Promise.allSettled([this.#adapter.closeAll()]);
     for (const c of closing) {
@@ -620,6 +623,11 @@ export class MountBuilder {
   /** See {@linkcode MountOptions.handleSignals}. */
   handleSignals(value = true): this {
     this.#options.handleSignals = value;
+    return this;
+  }
+  /** See {@linkcode MountOptions.guardSyncCalls}. */
+  guardSyncCalls(value = true): this {
+    this.#options.guardSyncCalls = value;
     return this;
   }
   /** See {@linkcode MountOptions.signal}. */

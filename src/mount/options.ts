@@ -19,11 +19,11 @@ import { MountError } from "./errors.ts";
  *   compares modification times), entries and attributes are cached for
  *   1 s. Changes made to the backend directly show up within a second.
  * - `"always"`: the page cache survives close/open, entries, attributes
- *   and absent names are cached for a day, directory listings are cached,
- *   and writes are gathered in the kernel (writeback cache). The fastest,
- *   and correct when everything goes through the mount (the backend has no
- *   other writer); after changing the backend directly, call
- *   {@linkcode MountHandle.invalidate}.
+ *   and absent names are cached for a day, and directory listings are
+ *   cached. The fastest, and correct when everything goes through the mount
+ *   (the backend has no other writer); after changing the backend directly,
+ *   call {@linkcode MountHandle.invalidate}. Combine with
+ *   `writebackCache: true` for the fastest small writes (read its caveat).
  */
 export type CachePolicy = "never" | "auto" | "always";
 
@@ -62,7 +62,16 @@ export interface MountOptions {
   entryTimeout?: number;
   /** Seconds the kernel may cache attributes (default: from `cache`). */
   attrTimeout?: number;
-  /** Gather writes in the kernel page cache (default: `true` for `cache: "always"`). */
+  /**
+   * Gather writes in the kernel page cache and send them in large batches
+   * (default `false`). Much faster for small writes, with one hazard: at
+   * close(2) the kernel first sends the gathered data to the file system,
+   * so the **mounting process** must not close a file it wrote *in its own
+   * mount* from the JavaScript thread — `FsFile.close()`, `using`, and
+   * `Deno.writeFile` with a stream all do — or it hangs. Other processes,
+   * and Deno's promise helpers `Deno.writeFile(path, bytes)` /
+   * `Deno.writeTextFile`, are fine.
+   */
   writebackCache?: boolean;
   /** Largest write request in bytes, 4 KiB to 1 MiB (default 1 MiB). */
   maxWrite?: number;
@@ -75,6 +84,12 @@ export interface MountOptions {
   handleSignals?: boolean;
   /** Unmount when this signal aborts. */
   signal?: AbortSignal;
+  /**
+   * While mounted, make Deno's synchronous file functions (`Deno.statSync`,
+   * …) fail with `EDEADLK` for paths inside this mount instead of hanging
+   * the process forever (default `true`). See the `sync_guard` module.
+   */
+  guardSyncCalls?: boolean;
   /**
    * Called with every error a backend raised that is not an `FsError`
    * (those become `EIO`, and usually mean a bug). Default: `console.error`.
@@ -118,6 +133,8 @@ export interface ResolvedMountOptions {
   handleSignals: boolean;
   /** See {@linkcode MountOptions.signal}. */
   signal?: AbortSignal;
+  /** See {@linkcode MountOptions.guardSyncCalls}. */
+  guardSyncCalls: boolean;
   /** See {@linkcode MountOptions.onBackendError}. */
   onBackendError: (error: unknown, operation: string) => void;
 }
@@ -180,11 +197,12 @@ export function resolveMountOptions(options: MountOptions = {}): ResolvedMountOp
     entryTimeout,
     attrTimeout,
     negativeTimeout: cache === "always" ? entryTimeout : 0,
-    writebackCache: options.writebackCache ?? cache === "always",
+    writebackCache: options.writebackCache ?? false,
     maxWrite,
     debug: options.debug ?? false,
     handleSignals: options.handleSignals ?? true,
     signal: options.signal,
+    guardSyncCalls: options.guardSyncCalls ?? true,
     onBackendError: options.onBackendError ??
       ((error, operation) => console.error(`anyfs mount: ${operation} failed:`, error)),
   };
