@@ -1872,7 +1872,9 @@ function checkPermissions(file: string, readOnly: boolean): void {
   }
   if (missing.length) {
     throw fsError("EACCES", "open", file, {
-      reason: `SqliteBackend needs ${missing.join(" and ")} (run again with ${missing.join(" ")})`,
+      reason: `SqliteBackend needs access to its database file: run again with ${
+        missing.join(" ")
+      }`,
     });
   }
 }
