@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+
+async function runExample(name: string, flags: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      "--quiet",
+      ...flags,
+      new URL(`../examples/${name}`, import.meta.url).href,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stdout = new TextDecoder().decode(out.stdout);
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, `${name} exited ${out.code}\n${stdout}\n${stderr}`);
+  return stdout;
+}
+
+Deno.test("examples/quickstart.ts runs with no permission flags and shows the API working", async () => {
+  const out = await runExample("quickstart.ts", []);
+  assert.match(out, /through the link: console\.log\("hello"\);/);
+  assert.match(out, /README nlink: 2/);
+  assert.match(out, /glob: \/project\/src\/main\.ts/);
+  assert.match(out, /error: ENOENT readfile \/nope\.txt/);
+  assert.match(out, /quota: ENOSPC/);
+  assert.match(out, /read-only: EROFS/);
+  assert.match(out, /snapshot keeps: before/);
+});
+
+Deno.test("examples/ai_sandbox.ts enforces its policy in-process without flags", async () => {
+  const out = await runExample("ai_sandbox.ts", []);
+  assert.match(out, /write\s+\/workspace\/app\/main\.ts\s+ok/);
+  assert.match(out, /write\s+\/workspace\/\.env\s+EACCES/);
+  assert.match(out, /write\s+\/etc\/passwd\s+EACCES/);
+  assert.match(out, /write 6 MiB\s+\/workspace\/huge\.bin\s+EFBIG/);
+  assert.match(out, /link\s+\/workspace\/app\/alias\.ts\s+EPERM/);
+});
+
+Deno.test("examples/ai_sandbox.ts mounts the sandbox and git commits in it", async () => {
+  const out = await runExample("ai_sandbox.ts", ["-A"]);
+  assert.match(out, /Mounted at /);
+  assert.match(out, /[0-9a-f]{7} agent work/);
+  assert.match(out, /cat: \.env: Permission denied/);
+  assert.doesNotMatch(out, /^\s+\.env$/m, ".env must not be listed");
+});
