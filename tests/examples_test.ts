@@ -45,3 +45,19 @@ Deno.test("examples/ai_sandbox.ts mounts the sandbox and git commits in it", asy
   assert.match(out, /cat: \.env: Permission denied/);
   assert.doesNotMatch(out, /^\s+\.env$/m, ".env must not be listed");
 });
+
+Deno.test("examples/demo.ts (deno task demo) mounts, runs ordinary programs and unmounts", async () => {
+  const out = await runExample("demo.ts", ["-A"]);
+  assert.match(out, /Mounted an in-memory AnyFS drive/);
+  assert.match(out, /console\.log\("hello from AnyFS"\);/);
+  assert.match(out, /restore\/project\/src\/hello\.ts/);
+  assert.match(out, /[0-9a-f]{7} first commit/);
+  assert.match(out, /anyfs-demo\s+64M/);
+  assert.match(out, /No space left on device/);
+  assert.match(out, /\/from-deno\.txt: "written by the mounting process\\n"/);
+  const dir = out.match(/Unmounted; (\S+) is gone/)?.[1];
+  assert.ok(dir, "demo reports its mount point");
+  await assert.rejects(Deno.stat(dir), Deno.errors.NotFound);
+  const mounts = await Deno.readTextFile("/proc/mounts");
+  assert.ok(!mounts.includes(dir), "no mount left behind");
+});
