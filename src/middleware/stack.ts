@@ -34,6 +34,7 @@
 
 import type { Backend, Layer } from "../core/backend.ts";
 import { fsError } from "../core/errors.ts";
+import { FileStorage, type FileStorageOptions } from "../storage/file_storage.ts";
 import { PathFilter, type PathFilterOptions } from "./path_filter.ts";
 import { Quota, type QuotaLimits } from "./quota.ts";
 import { RateLimit, type RateLimitOptions } from "./rate_limit.ts";
@@ -114,6 +115,15 @@ export function layerFromConfig(config: LayerConfig): Layer<Backend, Backend> {
  * await backend.mkdir("/workspace");
  * ```
  *
+ * @example Straight to the Deno-shaped API
+ * ```ts
+ * import { BackendStack, MemoryBackend } from "@anyfs/anyfs";
+ * const fs = BackendStack.from(new MemoryBackend())
+ *   .filtered({ deny: [".env"] })
+ *   .storage();
+ * await fs.writeTextFile("/notes.txt", "hello");
+ * ```
+ *
  * @example A stack chosen at run time
  * ```ts
  * import { BackendStack, type LayerConfig, MemoryBackend } from "@anyfs/anyfs";
@@ -180,5 +190,19 @@ export class BackendStack<B extends Backend> {
   /** The outermost backend of the stack. */
   build(): B {
     return this.#backend;
+  }
+
+  /**
+   * A {@linkcode FileStorage} (the Deno-shaped API) over the stack.
+   *
+   * @example
+   * ```ts
+   * import { BackendStack, MemoryBackend } from "@anyfs/anyfs";
+   * const fs = BackendStack.from(new MemoryBackend()).limited({ maxTotalSize: 1 << 20 }).storage();
+   * await fs.writeTextFile("/hello.txt", "hi");
+   * ```
+   */
+  storage(options?: FileStorageOptions): FileStorage {
+    return new FileStorage(this.#backend, options);
   }
 }

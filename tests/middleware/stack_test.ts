@@ -82,3 +82,20 @@ Deno.test("order matters: a quota below a filter counts hidden files, above it d
   await above.ready;
   assert.equal(above.usage().bytes, 5);
 });
+
+Deno.test("storage() gives the Deno-shaped API over the stack", async () => {
+  const memory = new MemoryBackend();
+  const fs = BackendStack.from(memory)
+    .limited({ maxTotalSize: 10 })
+    .filtered({ deny: [".env"] })
+    .storage();
+  await fs.mkdir("/a/b", { recursive: true });
+  await fs.writeTextFile("/a/b/note.txt", "hello");
+  assert.equal(await fs.readTextFile("/a/b/note.txt"), "hello");
+  await assert.rejects(fs.writeTextFile("/a/big.txt", "123456"), { code: "ENOSPC" });
+  await assert.rejects(fs.writeTextFile("/a/.env", "x"), { code: "EACCES" });
+  await assert.rejects(fs.readTextFile("/a/.env"), Deno.errors.PermissionDenied);
+  const names: string[] = [];
+  for await (const e of fs.readDir("/a")) names.push(e.name);
+  assert.deepEqual(names, ["b"]);
+});
