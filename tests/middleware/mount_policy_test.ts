@@ -133,14 +133,30 @@ Deno.test("rate limit through a mount: a burst of stats sees EAGAIN in fail mode
   });
 });
 
-Deno.test("rate limit through a mount: in wait mode the same burst completes", async () => {
+Deno.test("rate limit through a mount: in wait mode the same burst completes, slowed down", async () => {
   const memory = new MemoryBackend();
   await memory.writeFile("/f", new Uint8Array(1));
-  const limited = new RateLimit(memory, { maxOps: 2000, burst: 5, mode: "wait" });
-  await withMount(limited, async (dir) => {
-    const burst = await sh(dir, "for i in $(seq 60); do stat -c %s f >/dev/null || exit 1; done");
-    assert.equal(burst.code, 0, burst.stderr);
-    // The burst outran the bucket, so some operations had to wait.
-    assert.ok(limited.available() < 5);
+  // 20 operations per second after a burst of 5: 10 stats (each several
+  // operations) can only finish this side of 250 ms by waiting for tokens,
+  // which the clock records.
+  const waits: number[] = [];
+  const clock = {
+    now: () => performance.now(),
+    sleep: (ms: number) => {
+      waits.push(ms);
+      return new Promise<void>((resolve) => setTimeout(resolve, ms));
+    },
+  };
+  const limited = new RateLimit(memory, {
+    maxOps: 1,
+    windowMs: 50,
+    burst: 5,
+    mode: "wait",
+    clock,
   });
+  await withMount(limited, async (dir) => {
+    const burst = await sh(dir, "for i in $(seq 10); do stat -c %s f >/dev/null || exit 1; done");
+    assert.equal(burst.code, 0, burst.stderr);
+  });
+  assert.ok(waits.length > 0, "no operation waited for a token");
 });
