@@ -98,6 +98,11 @@ const ZERO_CHUNK = 1 << 20;
 const UNLIMITED_BLOCKS = 2 ** 40;
 const UNLIMITED_FILES = 2 ** 32;
 
+/** Whether `name` is a POSIX ACL attribute (`system.posix_acl_access`/`_default`). */
+function isAclName(name: string): boolean {
+  return name.startsWith("system.posix_acl_");
+}
+
 /** Throw `code` for operation `op` unless `condition` holds. */
 function need(condition: unknown, code: ErrorCode, op: string, path = ""): asserts condition {
   if (!condition) throw fsError(code, op, path);
@@ -1027,6 +1032,10 @@ export class FuseAdapter implements LowLevelHandlers {
     this.#run(req, "setxattr", async () => {
       const path = await this.#xattrPath(req, nodeId, "setxattr");
       if (path === undefined || !supports(this.#backend, "xattrs")) return;
+      // POSIX ACLs travel as these attributes; stored verbatim they would
+      // silently not apply (cp -a sets a copied file's mode this way).
+      // Refusing makes programs fall back to chmod.
+      need(!isAclName(name), "ENOTSUP", "setxattr", path);
       this.#writable("setxattr", path);
       await this.#backend.setXattr(path, name, value, {
         create: (flags & XATTR.create) !== 0,
@@ -1040,6 +1049,7 @@ export class FuseAdapter implements LowLevelHandlers {
     this.#run(req, "getxattr", async () => {
       const path = await this.#xattrPath(req, nodeId, "getxattr");
       if (path === undefined || !supports(this.#backend, "xattrs")) return;
+      need(!isAclName(name), "ENODATA", "getxattr", path);
       const value = await this.#backend.getXattr(path, name);
       this.#replySized(req, value, size, "getxattr", path);
     });
@@ -1049,7 +1059,7 @@ export class FuseAdapter implements LowLevelHandlers {
     this.#run(req, "listxattr", async () => {
       const path = await this.#xattrPath(req, nodeId, "listxattr");
       if (path === undefined || !supports(this.#backend, "xattrs")) return;
-      const names = await this.#backend.listXattr(path);
+      const names = (await this.#backend.listXattr(path)).filter((n) => !isAclName(n));
       const list = new TextEncoder().encode(names.map((n) => n + "\0").join(""));
       this.#replySized(req, list, size, "listxattr", path);
     });
@@ -1066,6 +1076,7 @@ export class FuseAdapter implements LowLevelHandlers {
       const path = await this.#xattrPath(req, nodeId, "removexattr");
       if (path === undefined || !supports(this.#backend, "xattrs")) return;
       this.#writable("removexattr", path);
+      need(!isAclName(name), "ENODATA", "removexattr", path);
       await this.#backend.removeXattr(path, name);
       req.err(0);
     });

@@ -199,8 +199,12 @@ async function checkMountPoint(path: string): Promise<void> {
  * mount: the one thread that would have to answer the kernel is the one
  * waiting for the answer, so the call hangs forever and the process cannot
  * even be killed (`kill -9` leaves it in D state; only
- * `echo 1 > /sys/fs/fuse/connections/<N>/abort` frees it). Synchronous
- * calls from *other* processes are fine.
+ * `echo 1 > /sys/fs/fuse/connections/<N>/abort` frees it). The same goes
+ * for `new Deno.Command(…, { cwd })` with a `cwd` inside the mount (Deno
+ * checks it synchronously: `cd` in the command instead). While mounted,
+ * Deno's `…Sync` path functions fail with `EDEADLK` for such paths instead
+ * of hanging (option `guardSyncCalls`). Synchronous calls from *other*
+ * processes are fine.
  *
  * Needs `--allow-ffi`, `--allow-read` and `--allow-run=fusermount3`.
  *

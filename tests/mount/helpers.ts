@@ -34,9 +34,12 @@ export interface RunResult {
 
 /** Run `script` with `sh -c` in `cwd` (never blocks this process's event loop). */
 export async function sh(script: string, cwd?: string): Promise<RunResult> {
+  // `cd` in the shell, not Deno.Command's `cwd` option: Deno checks that
+  // directory synchronously on this thread, which hangs when it is inside a
+  // mount this process serves.
+  const full = cwd === undefined ? script : `cd '${cwd}' && ${script}`;
   const out = await new Deno.Command("sh", {
-    args: ["-c", script],
-    cwd,
+    args: ["-c", full],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

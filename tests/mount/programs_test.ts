@@ -1,0 +1,139 @@
+// Real programs in subprocesses against a mounted MemoryBackend: what they
+// do must land in the backend, and what they read must be what the backend
+// holds.
+import assert from "node:assert/strict";
+import { MemoryBackend } from "../../src/backends/memory.ts";
+import type { CachePolicy } from "../../src/mount/options.ts";
+import { sh, shOk, withMount } from "./helpers.ts";
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+
+for (const cache of ["never", "auto", "always"] as CachePolicy[]) {
+  Deno.test(`shell tools on a mount (cache: ${cache})`, async () => {
+    const backend = new MemoryBackend();
+    await withMount(backend, { cache }, async (mp) => {
+      // sh redirections, append, mkdir -p
+      await shOk(`echo hello > a.txt && echo more >> a.txt && mkdir -p d/e/f`, mp);
+      assert.equal(text(await backend.readFile("/a.txt")), "hello\nmore\n");
+      assert.equal((await backend.lstat("/d/e/f")).type, "dir");
+
+      // cp -a keeps modes and times; chmod; touch -d
+      await shOk(
+        `chmod 640 a.txt && touch -d '2001-02-03 04:05:06' a.txt && cp -a a.txt d/b.txt`,
+        mp,
+      );
+      const b = await backend.lstat("/d/b.txt");
+      assert.equal(b.mode & 0o7777, 0o640);
+      assert.equal(b.mtimeMs, Date.UTC(2001, 1, 3, 4, 5, 6));
+      assert.equal(text(await backend.readFile("/d/b.txt")), "hello\nmore\n");
+
+      // chown as root
+      await shOk(`chown 1234:567 d/b.txt`, mp);
+      const owned = await backend.lstat("/d/b.txt");
+      assert.deepEqual([owned.uid, owned.gid], [1234, 567]);
+
+      // mv, ln, ln -s: one inode for hard links, symlink target verbatim
+      await shOk(`mv d/b.txt d/c.txt && ln d/c.txt hard && ln -s d/c.txt soft`, mp);
+      await assert.rejects(backend.lstat("/d/b.txt"), { code: "ENOENT" });
+      assert.equal((await backend.lstat("/hard")).ino, (await backend.lstat("/d/c.txt")).ino);
+      assert.equal((await backend.lstat("/hard")).nlink, 2);
+      assert.equal(await backend.readLink("/soft"), "d/c.txt");
+      assert.equal(await shOk(`cat soft`, mp), "hello\nmore\n");
+      const st = await shOk(`stat -c '%h %i %s %a %F' hard d/c.txt`, mp);
+      const [l1, l2] = st.trim().split("\n");
+      assert.equal(l1, l2);
+      assert.match(l1, /^2 \d+ 11 640 regular file$/);
+
+      // truncate up and down, dd with seek/conv=notrunc
+      await shOk(`truncate -s 5 a.txt && truncate -s 8 a.txt`, mp);
+      assert.deepEqual([...await backend.readFile("/a.txt")], [
+        ...new TextEncoder().encode("hello"),
+        0,
+        0,
+        0,
+      ]);
+      await shOk(
+        `dd if=/dev/zero of=big bs=64k count=40 status=none && ` +
+          `printf XY | dd of=big bs=1 seek=100000 conv=notrunc status=none`,
+        mp,
+      );
+      const big = await backend.readFile("/big");
+      assert.equal(big.length, 64 * 1024 * 40);
+      assert.equal(text(big.subarray(100000, 100002)), "XY");
+
+      // tar create and extract a tree; find; the copy is identical
+      await shOk(
+        `tar cf /tmp/anyfs-prog-${cache}.tar d hard soft a.txt && mkdir x && ` +
+          `tar xf /tmp/anyfs-prog-${cache}.tar -C x && rm /tmp/anyfs-prog-${cache}.tar`,
+        mp,
+      );
+      const listing = await shOk(`find . -path ./big -prune -o -print | sort`, mp);
+      assert.equal(
+        listing,
+        [
+          ".",
+          "./a.txt",
+          "./d",
+          "./d/c.txt",
+          "./d/e",
+          "./d/e/f",
+          "./hard",
+          "./soft",
+          "./x",
+          "./x/a.txt",
+          "./x/d",
+          "./x/d/c.txt",
+          "./x/d/e",
+          "./x/d/e/f",
+          "./x/hard",
+          "./x/soft",
+        ]
+          .join("\n") + "\n",
+      );
+      assert.equal(await backend.readLink("/x/soft"), "d/c.txt");
+      assert.equal((await backend.lstat("/x/hard")).ino, (await backend.lstat("/x/d/c.txt")).ino);
+      assert.equal(await shOk(`cmp x/d/c.txt d/c.txt && echo same`, mp), "same\n");
+
+      // rm -r, rmdir of a non-empty directory fails with the right message
+      const r = await sh(`rmdir d`, mp);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /Directory not empty/);
+      await shOk(`rm -r x`, mp);
+      await assert.rejects(backend.lstat("/x"), { code: "ENOENT" });
+    });
+  });
+}
+
+Deno.test("xattrs through setfattr/getfattr", async () => {
+  const backend = new MemoryBackend();
+  await withMount(backend, {}, async (mp) => {
+    await shOk(`touch f && setfattr -n user.colour -v blue f && setfattr -n user.size -v 7 f`, mp);
+    assert.equal(text(await backend.getXattr("/f", "user.colour")), "blue");
+    const dump = await shOk(`getfattr -d f`, mp);
+    assert.match(dump, /user\.colour="blue"/);
+    assert.match(dump, /user\.size="7"/);
+    await shOk(`setfattr -x user.colour f`, mp);
+    assert.deepEqual(await backend.listXattr("/f"), ["user.size"]);
+    const missing = await sh(`getfattr -n user.nope f`, mp);
+    assert.match(missing.stderr, /No such attribute/);
+  });
+});
+
+Deno.test("git init / add / commit / status / log in a mount", async () => {
+  const backend = new MemoryBackend();
+  await withMount(backend, { cache: "auto" }, async (mp) => {
+    const git = "git -c user.name=T -c user.email=t@example.invalid -c init.defaultBranch=main";
+    await shOk(
+      `${git} init -q repo && cd repo && echo one > a && mkdir src && echo 'x' > src/m.ts`,
+      mp,
+    );
+    await shOk(`cd repo && ${git} add . && ${git} commit -q -m first`, mp);
+    await shOk(`cd repo && echo two >> a && ${git} commit -q -am second`, mp);
+    assert.equal(await shOk(`cd repo && ${git} status --porcelain`, mp), "");
+    assert.equal(await shOk(`cd repo && ${git} log --format=%s`, mp), "second\nfirst\n");
+    await shOk(`cd repo && echo three > new && ${git} status --porcelain > ../status.txt`, mp);
+    assert.equal(text(await backend.readFile("/status.txt")), "?? new\n");
+    assert.equal(text(await backend.readFile("/repo/a")), "one\ntwo\n");
+    assert.equal(await shOk(`cd repo && ${git} fsck --strict 2>&1 && echo ok`, mp), "ok\n");
+  });
+});
