@@ -59,6 +59,14 @@ export interface Backend {
 
   /** Metadata of the entry at `path`, never following a final symlink. */
   lstat(path: string): Promise<Metadata>;
+  /**
+   * Optional fast path of {@linkcode Backend.lstat}: the same result, but
+   * `null` instead of an `ENOENT` rejection when nothing is at `path` (every
+   * other failure rejects as `lstat` does). Callers probe names that are
+   * about to be created, and an Error costs V8 microseconds to build; use
+   * {@linkcode tryLstat} rather than calling this directly.
+   */
+  tryLstat?(path: string): Promise<Metadata | null>;
   /** The entries of the directory at `path`, without `.` and `..`, in a stable order. */
   readDir(path: string): Promise<DirEntry[]>;
   /** The whole content of the regular file at `path`. */

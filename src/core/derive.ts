@@ -21,6 +21,27 @@ import { fsError } from "./errors.ts";
 import type { Metadata } from "./types.ts";
 
 /**
+ * Metadata of `path`, or `null` when nothing is there (`ENOENT`); other
+ * failures reject. Uses the backend's non-throwing `tryLstat` when it has
+ * one, so probing a missing name does not pay for building an Error.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBackend, tryLstat } from "@anyfs/anyfs";
+ * console.log(await tryLstat(new MemoryBackend(), "/missing")); // null
+ * ```
+ */
+export async function tryLstat(backend: Backend, path: string): Promise<Metadata | null> {
+  if (backend.tryLstat) return backend.tryLstat(path);
+  try {
+    return await backend.lstat(path);
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT") return null;
+    throw e;
+  }
+}
+
+/**
  * Up to `length` bytes of `path` from `offset`.
  *
  * @example

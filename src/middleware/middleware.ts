@@ -35,7 +35,14 @@ import {
   supports,
   type WriteFileOptions,
 } from "../core/backend.ts";
-import { appendFile, copyFile, openFile, readRange, truncateFile } from "../core/derive.ts";
+import {
+  appendFile,
+  copyFile,
+  openFile,
+  readRange,
+  truncateFile,
+  tryLstat,
+} from "../core/derive.ts";
 import { fsError } from "../core/errors.ts";
 import type { DirEntry, Metadata, StatFs } from "../core/types.ts";
 
@@ -107,6 +114,20 @@ export class Middleware<B extends Backend = Backend> extends Layerable
 
   lstat(path: string): Promise<Metadata> {
     return this.inner.lstat(path);
+  }
+  /**
+   * `lstat` without an Error for a missing entry. When this middleware does
+   * not override `lstat`, its `lstat` is the inner one, so the inner fast
+   * path is used; a middleware that does override `lstat` (to filter, cache
+   * or count) gets a probe through its own `lstat`, so no policy is
+   * bypassed — it may override `tryLstat` too for speed.
+   */
+  tryLstat(path: string): Promise<Metadata | null> {
+    if (this.lstat === Middleware.prototype.lstat) return tryLstat(this.inner, path);
+    return this.lstat(path).catch((e) => {
+      if ((e as { code?: string }).code === "ENOENT") return null;
+      throw e;
+    });
   }
   readDir(path: string): Promise<DirEntry[]> {
     return this.inner.readDir(path);

@@ -58,6 +58,7 @@ import {
   supports,
   type WriteFileOptions,
 } from "../core/backend.ts";
+import { tryLstat } from "../core/derive.ts";
 import { fsError } from "../core/errors.ts";
 import { parentPath, splitPath, utf8Length } from "../core/path.ts";
 import type { Metadata, StatFs } from "../core/types.ts";
@@ -353,7 +354,9 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
   /** Metadata of `path`, or `undefined` when there is nothing there. */
   async #stat(path: string): Promise<Metadata | undefined> {
     try {
-      return await this.inner.lstat(path);
+      // tryLstat: most probes are for names about to be created, and a
+      // rejected lstat costs an Error (microseconds) per create.
+      return await tryLstat(this.inner, path) ?? undefined;
     } catch (e) {
       const code = codeOf(e);
       if (code === "ENOENT" || code === "ENOTDIR") return undefined;

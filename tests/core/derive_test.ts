@@ -7,7 +7,9 @@ import {
   openFile,
   readRange,
   truncateFile,
+  tryLstat,
 } from "../../src/core/derive.ts";
+import { Middleware } from "../../src/middleware/middleware.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { coreOnly } from "../fixtures/core_only.ts";
 
@@ -120,4 +122,33 @@ Deno.test("openFile uses the backend's own handles when it has them", async () =
   assert.ok(!(h instanceof BufferedHandle));
   assert.equal(dec.decode(await h.read(0, 5)), "hello");
   await h.close();
+});
+
+Deno.test("tryLstat: null for a missing entry, metadata otherwise, other errors reject", async () => {
+  const { memory, core } = await fresh();
+  for (const backend of [memory, core]) {
+    assert.equal(await tryLstat(backend, "/missing"), null);
+    assert.equal((await tryLstat(backend, "/f"))?.type, "file");
+    await assert.rejects(tryLstat(backend, "/f/below"), { code: "ENOTDIR" });
+    await assert.rejects(tryLstat(backend, "/" + "x".repeat(300)), { code: "ENAMETOOLONG" });
+  }
+});
+
+Deno.test("Middleware.tryLstat never bypasses a middleware's own lstat policy", async () => {
+  const memory = new MemoryBackend();
+  await memory.writeFile("/secret", enc.encode("s"));
+  class Hide extends Middleware {
+    override lstat(path: string) {
+      return path === "/secret"
+        ? Promise.reject(Object.assign(new Error("hidden"), { code: "EACCES" }))
+        : super.lstat(path);
+    }
+  }
+  const hidden = new Hide(memory);
+  await assert.rejects(hidden.tryLstat("/secret"), { code: "EACCES" });
+  assert.equal(await hidden.tryLstat("/nothing"), null);
+  // A middleware that leaves lstat alone probes straight through.
+  const plain = new Middleware(memory);
+  assert.equal((await plain.tryLstat("/secret"))?.size, 1);
+  assert.equal(await plain.tryLstat("/nothing"), null);
 });
