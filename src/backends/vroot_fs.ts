@@ -1,0 +1,1031 @@
+/**
+ * {@linkcode VRootFsBackend}: a host directory as the root of a backend,
+ * with containment that a caller of the backend cannot escape.
+ *
+ * @module
+ */
+
+import fsp from "node:fs/promises";
+import {
+  type Backend,
+  type Capability,
+  type CreateOptions,
+  type FileHandle,
+  type FsAppend,
+  type FsCopy,
+  type FsHandles,
+  type FsHardlinks,
+  type FsOwnership,
+  type FsPermissions,
+  type FsRanges,
+  type FsStats,
+  type FsSymlinks,
+  type FsSync,
+  type FsTimes,
+  type FsTruncate,
+  Layerable,
+  type OpenOptions,
+  type WriteFileOptions,
+} from "../core/backend.ts";
+import { type FsError, fsError, isFsError } from "../core/errors.ts";
+import { checkPath, isNormalized, normalize, PATH_MAX, utf8Length } from "../core/path.ts";
+import type { DirEntry, Metadata, StatFs } from "../core/types.ts";
+import {
+  ChangedPaths,
+  checkLength,
+  forEachLimited,
+  hostError,
+  type HostPermission,
+  isId,
+  metadataOf,
+  notPermitted,
+  permitted,
+  statFsOf,
+  typeOfInfo,
+} from "./host_common.ts";
+import { HostFileHandle, type HostHandleAccess } from "./host_handle.ts";
+import { RwLock } from "./rw_lock.ts";
+import { type Containment, type HeldDir, HostRoot, sameInode } from "./vroot_resolve.ts";
+
+export type { Containment } from "./vroot_resolve.ts";
+
+/** Options of {@linkcode VRootFsBackend}. */
+export interface VRootFsBackendOptions {
+  /**
+   * How paths are kept inside the root (see {@linkcode VRootFsBackend}):
+   * `"anchored"` (descriptor-relative walks through `/proc/self/fd`; Linux
+   * with `--allow-all`), `"checked"` (path checks before and after each
+   * operation; works with `--allow-read=<root> --allow-write=<root>`), or
+   * `"auto"` (default): anchored when available, else checked.
+   */
+  containment?: Containment | "auto";
+}
+
+const CAPABILITIES: ReadonlySet<Capability> = Object.freeze(
+  new Set<Capability>([
+    "ranges",
+    "truncate",
+    "append",
+    "copy",
+    "symlinks",
+    "hardlinks",
+    "permissions",
+    "ownership",
+    "times",
+    "sync",
+    "statfs",
+    "handles",
+    "locks",
+  ]),
+);
+
+/** Entries whose type and inode a `readDir` looks up at once. */
+const LISTING_CONCURRENCY = 8;
+/** Bytes a `copyFile` moves per read. */
+const COPY_CHUNK = 1 << 20;
+/** How often an open retries when the entry changes between identifying and opening it. */
+const OPEN_ATTEMPTS = 8;
+
+/** What an internal open asks for. */
+interface OpenSpec {
+  read: boolean;
+  write: boolean;
+  append: boolean;
+  truncate: boolean;
+  create: boolean;
+  createNew: boolean;
+  /** Permission bits of a new file. */
+  mode: number;
+  /** A directory may be opened (for reading: `fsync`). */
+  allowDir: boolean;
+}
+
+const READ: OpenSpec = {
+  read: true,
+  write: false,
+  append: false,
+  truncate: false,
+  create: false,
+  createNew: false,
+  mode: 0,
+  allowDir: false,
+};
+
+function codeOf(e: unknown): unknown {
+  return (e as { code?: unknown } | null)?.code;
+}
+
+/** The parent and last name of a canonical path (`name` is `""` for the root). */
+function split(path: string): { parent: string; name: string } {
+  const cut = path.lastIndexOf("/");
+  return { parent: cut === 0 ? "/" : path.slice(0, cut), name: path.slice(cut + 1) };
+}
+
+/** Read a whole file from its start, however its size changes meanwhile. */
+async function readAll(file: Deno.FsFile): Promise<Uint8Array> {
+  let buf = new Uint8Array((await file.stat()).size);
+  let got = 0;
+  for (;;) {
+    if (got === buf.length) {
+      // Probe for more (the file grew, or the size was unknown).
+      const probe = new Uint8Array(64 * 1024);
+      const n = await file.read(probe);
+      if (n === null) break;
+      const bigger = new Uint8Array(Math.max(buf.length * 2, got + n));
+      bigger.set(buf.subarray(0, got));
+      bigger.set(probe.subarray(0, n), got);
+      buf = bigger;
+      got += n;
+      continue;
+    }
+    const n = await file.read(buf.subarray(got));
+    if (n === null) break;
+    got += n;
+  }
+  return got === buf.length ? buf : buf.slice(0, got);
+}
+
+async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) done += await file.write(bytes.subarray(done));
+}
+
+/**
+ * A directory of the host as the root of a backend, with containment:
+ * no backend path, symbolic link or `..` can make this backend read,
+ * write, list or stat anything outside the root.
+ *
+ * How: every path must be canonical (absolute, no `.`, `..` or empty
+ * components — anything else is `EINVAL`), and the backend never lets the
+ * host follow a symbolic link. Directory components are walked so that a
+ * component that is a link (or not a directory) fails with `ENOTDIR`, the
+ * final component is only ever used with no-follow calls (`lstat`,
+ * `readlink`, `lchown`, `lutimes`, `rename`, `link`, `unlink`) or opened
+ * after an `O_PATH | O_NOFOLLOW` descriptor showed it is a regular file,
+ * and a new file is created with `O_EXCL`, which never follows a link.
+ * Symbolic links are stored and returned verbatim — `/etc/passwd` is a
+ * fine target — and resolved by the caller (a {@linkcode FileStorage}, or
+ * the kernel behind a mount) through this backend, so an absolute target
+ * means a path inside the root, and links that stay inside work.
+ *
+ * Two containment strategies (option `containment`):
+ *
+ * - **anchored** (default on Linux when Deno has every permission, e.g.
+ *   `-A`): each directory is opened relative to its parent's descriptor
+ *   through `/proc/self/fd`, the way `openat(O_NOFOLLOW)` would. Another
+ *   process swapping a directory for a symbolic link at any moment cannot
+ *   redirect an operation: there is no check-then-use window for directory
+ *   components.
+ * - **checked** (the fallback, with only `--allow-read=<root>
+ *   --allow-write=<root>`, since Deno allows `/proc/self/fd` to nothing
+ *   less than `--allow-all`): before and after each operation `realPath`
+ *   of its directory must be exactly inside the root, and opened files are
+ *   compared (device and inode) with what `O_PATH | O_NOFOLLOW` saw. Calls
+ *   through this backend cannot race each other into an escape: operations
+ *   that can put a symbolic link where a directory was (`symlink`,
+ *   `rename`, `link`) wait for every operation in flight, and vice versa.
+ *   **The remaining window:** another process with write access inside the
+ *   root that replaces a directory by a symbolic link after the first
+ *   check and restores it before the second can make that one operation
+ *   act at the link's target. A change still in place at the second check
+ *   is reported (`EIO`), but the operation may already have happened. Use
+ *   anchored containment where other processes write into the root.
+ *
+ * Also worth knowing:
+ * - A hard link inside the root is inside the root: if someone links a
+ *   file from elsewhere into the root (Linux's `protected_hardlinks` only
+ *   lets them link files they own or may write), reading and writing that
+ *   name reads and writes the shared inode. Containment is by name.
+ * - Deno's own `--allow-read=<root>` does not stop the host from following
+ *   a symbolic link out of the root (its check is on the path text); this
+ *   backend does.
+ * - The root itself is trusted: it is resolved once, and (anchored) held
+ *   open, so moving it does not redirect the backend.
+ * - Special files (FIFOs, sockets, devices) can be listed, stat'ed,
+ *   renamed and removed, but never opened: `ENXIO`.
+ * - Mount points inside the root are crossed like directories; inode
+ *   numbers are the host's and can repeat across file systems.
+ *
+ * Capabilities as {@linkcode StdFsBackend} (no extended attributes, special
+ * files or inode lookup: Deno has no call for them). Times, owners and link
+ * counts are the host's; `chown` needs root (or `CAP_CHOWN`) on the host.
+ *
+ * Needs `--allow-read=<root>` (and `--allow-write=<root>` to change
+ * anything); a missing flag fails with `EACCES` naming it. `statfs` also
+ * needs `--allow-sys=statfs`. Call {@linkcode VRootFsBackend.close} when
+ * done (it releases the root's descriptor).
+ *
+ * @example A sandbox directory for an agent (needs `--allow-read=<dir> --allow-write=<dir>`)
+ * ```ts
+ * import { FileStorage, VRootFsBackend } from "@anyfs/anyfs";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await using backend = await VRootFsBackend.open(dir);
+ * const fs = new FileStorage(backend);
+ * await fs.symlink("/etc/passwd", "/passwd"); // stored verbatim…
+ * await fs.writeTextFile("/notes.txt", "hello");
+ * try {
+ *   await fs.readTextFile("/passwd"); // …and resolved inside the root
+ * } catch (e) {
+ *   console.log((e as Deno.errors.NotFound).name); // NotFound: there is no /etc in the root
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class VRootFsBackend extends Layerable
+  implements
+    Backend,
+    FsRanges,
+    FsTruncate,
+    FsAppend,
+    FsCopy,
+    FsSymlinks,
+    FsHardlinks,
+    FsPermissions,
+    FsOwnership,
+    FsTimes,
+    FsSync,
+    FsStats,
+    FsHandles,
+    AsyncDisposable {
+  /** What this backend offers (see the class documentation). */
+  readonly capabilities: ReadonlySet<Capability> = CAPABILITIES;
+  /** The host directory backend path `/` stands for, as given (absolute, normalized). */
+  readonly root: string;
+  #want: Containment | "auto";
+  #host: Promise<HostRoot> | undefined;
+  #closed = false;
+  // Checked containment only: symlink/rename/link exclusive, the rest shared.
+  #lock = new RwLock();
+  #changed = new ChangedPaths();
+  #writers = new Set<HostFileHandle>();
+
+  /**
+   * A backend over the existing host directory `root`. The root is looked
+   * up on the first operation; use {@linkcode VRootFsBackend.open} to fail
+   * at once when it is missing.
+   */
+  constructor(root: string, options: VRootFsBackendOptions = {}) {
+    super();
+    if (typeof root !== "string" || !root.startsWith("/")) {
+      throw fsError("EINVAL", "VRootFsBackend", String(root), {
+        reason: "root must be an absolute path",
+      });
+    }
+    checkPath(root, "VRootFsBackend");
+    if (Deno.build.os === "windows") {
+      throw fsError("ENOTSUP", "VRootFsBackend", root, {
+        reason: "VRootFsBackend needs a POSIX host",
+      });
+    }
+    const want = options.containment ?? "auto";
+    if (want !== "auto" && want !== "anchored" && want !== "checked") {
+      throw fsError("EINVAL", "VRootFsBackend", root, { reason: `bad containment ${want}` });
+    }
+    this.root = normalize(root);
+    this.#want = want;
+  }
+
+  /**
+   * A backend over `root`, checked at once: the root must exist and be a
+   * directory, and `options.containment` must be available.
+   */
+  static async open(root: string, options: VRootFsBackendOptions = {}): Promise<VRootFsBackend> {
+    const backend = new VRootFsBackend(root, options);
+    await backend.containment();
+    return backend;
+  }
+
+  /** The containment strategy in use (finding the root if that has not happened yet). */
+  async containment(): Promise<Containment> {
+    return (await this.#root("VRootFsBackend", "/")).containment;
+  }
+
+  /** Release the root's descriptor. Later operations fail with `EBADF`. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const host = this.#host;
+    if (host) await (await host.catch(() => undefined))?.close();
+  }
+
+  /** Same as {@linkcode VRootFsBackend.close}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  // ---------------------------------------------------------------- plumbing
+
+  async #root(operation: string, path: string): Promise<HostRoot> {
+    if (this.#closed) throw fsError("EBADF", operation, path, { reason: "backend is closed" });
+    if (!permitted("read", this.root)) throw notPermitted("read", operation, path, this.root);
+    this.#host ??= HostRoot.open(this.root, this.#want);
+    try {
+      return await this.#host;
+    } catch (e) {
+      this.#host = undefined;
+      throw e;
+    }
+  }
+
+  /** The error for `e`, addressed to the backend path and operation. */
+  #fail(e: unknown, operation: string, path: string, dest?: string): FsError {
+    if (isFsError(e)) {
+      if (e.operation === operation && e.path === path) return e;
+      return fsError(e.code, operation, path, { dest, reason: e.reason, cause: e });
+    }
+    return hostError(e, operation, path, this.root, dest);
+  }
+
+  /** Reject anything but a canonical path (containment starts with never interpreting `..`). */
+  #check(path: string, operation: string, dest?: string): void {
+    if (typeof path !== "string" || !isNormalized(path)) {
+      throw fsError("EINVAL", operation, typeof path === "string" ? path : String(path), {
+        dest,
+        reason: "backend paths are absolute and canonical (no '.', '..' or empty components)",
+      });
+    }
+    checkPath(path, operation);
+  }
+
+  /**
+   * Run `task` on the entry `path`, inside its held parent directory: the
+   * one frame every single-path operation goes through. `exclusive` marks
+   * operations that can put a symbolic link where a directory was.
+   */
+  async #at<T>(
+    operation: string,
+    path: string,
+    kind: HostPermission,
+    exclusive: boolean,
+    task: (root: HostRoot, dir: HeldDir, name: string) => Promise<T>,
+    holdSelf = false,
+  ): Promise<T> {
+    try {
+      this.#check(path, operation);
+      const root = await this.#root(operation, path);
+      if (kind === "write" && !permitted("write", this.root)) {
+        throw notPermitted("write", operation, path, this.root);
+      }
+      const { parent, name } = holdSelf ? { parent: path, name: "" } : split(path);
+      const run = async () => {
+        const dir = await root.hold(parent);
+        try {
+          const result = await task(root, dir, name);
+          await dir.verify();
+          return result;
+        } finally {
+          await dir.release();
+        }
+      };
+      return root.containment === "checked" ? await this.#lock.with(exclusive, run) : await run();
+    } catch (e) {
+      throw this.#fail(e, operation, path);
+    }
+  }
+
+  /** Like {@linkcode VRootFsBackend.#at} for two paths (rename, link). */
+  async #at2<T>(
+    operation: string,
+    from: string,
+    to: string,
+    task: (root: HostRoot, a: HeldDir, aName: string, b: HeldDir, bName: string) => Promise<T>,
+  ): Promise<T> {
+    try {
+      this.#check(from, operation, to);
+      this.#check(to, operation, to);
+      const root = await this.#root(operation, from);
+      if (!permitted("write", this.root)) {
+        throw notPermitted("write", operation, from, this.root, to);
+      }
+      const x = split(from);
+      const y = split(to);
+      const run = async () => {
+        const a = await root.hold(x.parent);
+        try {
+          const b = await root.hold(y.parent);
+          try {
+            const result = await task(root, a, x.name, b, y.name);
+            await a.verify();
+            await b.verify();
+            return result;
+          } finally {
+            await b.release();
+          }
+        } finally {
+          await a.release();
+        }
+      };
+      return root.containment === "checked" ? await this.#lock.with(true, run) : await run();
+    } catch (e) {
+      throw this.#fail(e, operation, from, to);
+    }
+  }
+
+  /**
+   * Open the entry `name` of `dir` as a `Deno.FsFile` without ever
+   * following a symbolic link: identify it with `O_PATH | O_NOFOLLOW`,
+   * check its type, then reopen exactly that inode (anchored) or open its
+   * path and compare device and inode (checked). A missing file is created
+   * with `O_EXCL`, which does not follow a link either.
+   */
+  async #openAt(
+    root: HostRoot,
+    dir: HeldDir,
+    name: string,
+    path: string,
+    operation: string,
+    spec: OpenSpec,
+  ): Promise<{ file: Deno.FsFile; created: boolean }> {
+    for (let attempt = 0; attempt < OPEN_ATTEMPTS; attempt++) {
+      let entry;
+      try {
+        entry = await root.identify(dir, name);
+      } catch (e) {
+        if (codeOf(e) !== "ENOENT") throw e;
+      }
+      if (entry === undefined) {
+        if (!spec.create) throw fsError("ENOENT", operation, path);
+        let file: Deno.FsFile;
+        try {
+          file = await Deno.open(dir.child(name), {
+            read: spec.read,
+            write: spec.write,
+            append: spec.append,
+            createNew: true,
+            mode: spec.mode & 0o777,
+          });
+        } catch (e) {
+          if (e instanceof Deno.errors.AlreadyExists) continue; // created meanwhile
+          throw e;
+        }
+        try {
+          const info = await file.stat();
+          if (((info.mode ?? 0) & 0o7777) !== spec.mode) {
+            // The host's umask took bits away (or the mode has special bits).
+            await this.#chmodAt(root, dir, name, spec.mode, info);
+          }
+        } catch (e) {
+          file.close();
+          throw e;
+        }
+        return { file, created: true };
+      }
+      try {
+        if (spec.createNew) throw fsError("EEXIST", operation, path);
+        if (entry.type === "symlink") {
+          throw fsError("ELOOP", operation, path, {
+            reason: "the path names a symbolic link, which a backend does not follow",
+          });
+        }
+        if (entry.type === "dir") {
+          if (!spec.allowDir || spec.write || spec.create) throw fsError("EISDIR", operation, path);
+        } else if (entry.type !== "file") {
+          throw fsError("ENXIO", operation, path, {
+            reason: `a ${entry.type} is never opened by this backend`,
+          });
+        }
+        const checked = root.reopenNeedsCheck;
+        const file = await Deno.open(root.reopenPath(dir, name, entry), {
+          read: spec.read || (!spec.write && !spec.append),
+          write: spec.write,
+          append: spec.append,
+          // Checked: truncate only once the inode is known to be the right one.
+          truncate: spec.truncate && !checked,
+        });
+        if (checked) {
+          let ok = false;
+          try {
+            ok = sameInode(await file.stat(), entry);
+            if (ok && spec.truncate) await file.truncate(0);
+          } finally {
+            if (!ok) file.close();
+          }
+          if (!ok) continue; // replaced between identifying and opening
+        }
+        return { file, created: false };
+      } finally {
+        await root.closeEntry(entry);
+      }
+    }
+    throw fsError("EIO", operation, path, {
+      reason: "the entry keeps being replaced while it is opened (another process is changing it)",
+    });
+  }
+
+  /**
+   * Set the permission bits of the entry `name` of `dir` without following
+   * a symbolic link: anchored through the identifying descriptor's magic
+   * link (the very inode), checked through a no-follow descriptor's
+   * `fchmod`, or the path when the entry cannot be opened for reading.
+   * `expect` (from a file just created) must still be the inode there.
+   */
+  async #chmodAt(
+    root: HostRoot,
+    dir: HeldDir,
+    name: string,
+    mode: number,
+    expect?: Deno.FileInfo,
+  ): Promise<void> {
+    const entry = await root.identify(dir, name);
+    try {
+      if (entry.type === "symlink") {
+        throw fsError("ENOTSUP", "chmod", "", {
+          reason: "the mode of a symbolic link cannot be changed",
+        });
+      }
+      if (expect && !sameInode(expect, entry)) {
+        throw fsError("EIO", "chmod", "", { reason: "the new file was replaced meanwhile" });
+      }
+      if (!root.reopenNeedsCheck) {
+        await Deno.chmod(root.reopenPath(dir, name, entry), mode);
+        return;
+      }
+      if (entry.type === "file" || entry.type === "dir") {
+        try {
+          const fh = await fsp.open(
+            dir.child(name),
+            fsp.constants.O_RDONLY | fsp.constants.O_NOFOLLOW | fsp.constants.O_NONBLOCK,
+          );
+          try {
+            const st = await fh.stat();
+            if (st.dev !== entry.dev || st.ino !== entry.ino) {
+              throw fsError("EIO", "chmod", "", { reason: "the entry was replaced meanwhile" });
+            }
+            await fh.chmod(mode);
+            return;
+          } finally {
+            await fh.close();
+          }
+        } catch (e) {
+          if (codeOf(e) !== "EACCES") throw e;
+          // Not readable by this process: fall back to the path below.
+        }
+      }
+      await Deno.chmod(dir.child(name), mode);
+    } finally {
+      await root.closeEntry(entry);
+    }
+  }
+
+  #handle(file: Deno.FsFile, path: string, access: HostHandleAccess): HostFileHandle {
+    return new HostFileHandle(file, path, access, {
+      fail: (e, op) => this.#fail(e, op, path),
+      wrote: (h) => this.#writers.add(h),
+      closed: (h) => this.#writers.delete(h),
+    });
+  }
+
+  /** Give a new node the owner a caller asked for, when the host lets this process (root); EPERM is ignored. */
+  async #owner(
+    host: string,
+    options: CreateOptions | undefined,
+    meta: { uid: number | null; gid: number | null },
+  ): Promise<void> {
+    const uid = options?.uid;
+    const gid = options?.gid;
+    if ((uid === undefined || uid === meta.uid) && (gid === undefined || gid === meta.gid)) return;
+    if ((uid !== undefined && !isId(uid)) || (gid !== undefined && !isId(gid))) return;
+    try {
+      await fsp.lchown(host, uid ?? -1, gid ?? -1);
+    } catch (e) {
+      if (codeOf(e) !== "EPERM") throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- core
+
+  /** Metadata of the entry at `path` (a final symlink describes itself). */
+  lstat(path: string): Promise<Metadata> {
+    return this.#at("lstat", path, "read", false, async (root, dir, name) => {
+      if (name === "") return metadataOf(await root.statRoot());
+      return metadataOf(await Deno.lstat(dir.child(name)));
+    });
+  }
+
+  /** The entries of the directory at `path`, in the host's order, with their types and inode numbers. */
+  readDir(path: string): Promise<DirEntry[]> {
+    // The directory itself is held: its listing comes from the held inode.
+    return this.#at("readdir", path, "read", false, async (_root, dir) => {
+      const names: string[] = [];
+      for await (const e of Deno.readDir(dir.self)) names.push(e.name);
+      const found: (DirEntry | undefined)[] = new Array(names.length);
+      await forEachLimited(names, LISTING_CONCURRENCY, async (entry, i) => {
+        try {
+          const info = await Deno.lstat(dir.child(entry));
+          found[i] = { name: entry, type: typeOfInfo(info), ino: info.ino ?? 0 };
+        } catch (e) {
+          // Removed since the listing was read: not an entry any more.
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
+        }
+      });
+      return found.filter((e): e is DirEntry => e !== undefined);
+    }, true);
+  }
+
+  /** The whole content of the regular file at `path`. */
+  readFile(path: string): Promise<Uint8Array> {
+    const op = "readfile";
+    return this.#at(op, path, "read", false, async (root, dir, name) => {
+      if (name === "") throw fsError("EISDIR", op, path);
+      const { file } = await this.#openAt(root, dir, name, path, op, READ);
+      try {
+        return await readAll(file);
+      } finally {
+        file.close();
+      }
+    });
+  }
+
+  /**
+   * Replace the content of the file at `path`, creating it (with exactly
+   * `options.mode`, default 0o644) when missing.
+   */
+  writeFile(path: string, data: Uint8Array, options?: WriteFileOptions): Promise<void> {
+    const op = "writefile";
+    return this.#at(op, path, "write", false, async (root, dir, name) => {
+      if (!(data instanceof Uint8Array)) {
+        throw fsError("EINVAL", op, path, { reason: "data must be a Uint8Array" });
+      }
+      if (name === "") throw fsError("EISDIR", op, path);
+      const bytes = data.slice();
+      const createNew = options?.createNew === true;
+      const { file, created } = await this.#openAt(root, dir, name, path, op, {
+        read: false,
+        write: true,
+        append: false,
+        truncate: true,
+        create: createNew || options?.create !== false,
+        createNew,
+        mode: (options?.mode ?? 0o644) & 0o7777,
+        allowDir: false,
+      });
+      try {
+        if (created) await this.#owner(dir.child(name), options, await file.stat());
+        await writeAll(file, bytes);
+      } finally {
+        file.close();
+      }
+      if (created) this.#changed.markEntry(path, split(path).parent);
+      else this.#changed.mark(path);
+    });
+  }
+
+  /** Create the directory `path` with exactly `options.mode` (default 0o755; a set-group-ID bit the host inherits stays). */
+  mkdir(path: string, options?: CreateOptions): Promise<void> {
+    const op = "mkdir";
+    return this.#at(op, path, "write", false, async (root, dir, name) => {
+      if (name === "") throw fsError("EEXIST", op, path);
+      const mode = (options?.mode ?? 0o755) & 0o1777;
+      const host = dir.child(name);
+      await Deno.mkdir(host, { mode: mode & 0o777 });
+      this.#changed.markEntry(path, split(path).parent);
+      const info = await Deno.lstat(host);
+      const wanted = mode | ((info.mode ?? 0) & 0o2000);
+      if (((info.mode ?? 0) & 0o7777) !== wanted) {
+        await this.#chmodAt(root, dir, name, wanted, info);
+      }
+      await this.#owner(host, options, info);
+    });
+  }
+
+  /** Remove the non-directory at `path` (a symlink itself, never its target). */
+  unlink(path: string): Promise<void> {
+    const op = "unlink";
+    return this.#at(op, path, "write", false, async (_root, dir, name) => {
+      if (name === "") throw fsError("EISDIR", op, path);
+      const host = dir.child(name);
+      // Deno.remove would rmdir an empty directory; unlink(2) must not.
+      if ((await Deno.lstat(host)).isDirectory) throw fsError("EISDIR", op, path);
+      await Deno.remove(host);
+      this.#changed.mark(split(path).parent);
+    });
+  }
+
+  /** Remove the empty directory at `path`; the root is `EBUSY`. */
+  rmdir(path: string): Promise<void> {
+    const op = "rmdir";
+    return this.#at(op, path, "write", false, async (_root, dir, name) => {
+      if (name === "") throw fsError("EBUSY", op, path);
+      const host = dir.child(name);
+      if (!(await Deno.lstat(host)).isDirectory) throw fsError("ENOTDIR", op, path);
+      await Deno.remove(host);
+      this.#changed.mark(split(path).parent);
+    });
+  }
+
+  /** Rename with `rename(2)` semantics, applied by the host inside the root. */
+  rename(from: string, to: string): Promise<void> {
+    return this.#at2("rename", from, to, async (_root, a, aName, b, bName) => {
+      if (aName === "" || bName === "") throw fsError("EBUSY", "rename", from, { dest: to });
+      await Deno.rename(a.child(aName), b.child(bName));
+      this.#changed.moved(from, to);
+      this.#changed.mark(split(from).parent);
+      this.#changed.mark(split(to).parent);
+    });
+  }
+
+  // ---------------------------------------------------------------- content
+
+  /** Up to `length` bytes of the file at `path` from `offset`. */
+  read(path: string, offset: number, length: number): Promise<Uint8Array> {
+    const op = "read";
+    return this.#at(op, path, "read", false, async (root, dir, name) => {
+      checkLength(offset, "offset", op, path);
+      checkLength(length, "length", op, path);
+      if (name === "") throw fsError("EISDIR", op, path);
+      const { file } = await this.#openAt(root, dir, name, path, op, READ);
+      const handle = this.#handle(file, path, { read: true, write: false, append: false });
+      try {
+        return await handle.read(offset, length);
+      } finally {
+        await handle.close();
+      }
+    });
+  }
+
+  /** Set the size of the file at `path`. */
+  truncate(path: string, length: number): Promise<void> {
+    const op = "truncate";
+    return this.#at(op, path, "write", false, async (root, dir, name) => {
+      checkLength(length, "length", op, path);
+      if (name === "") throw fsError("EISDIR", op, path);
+      const { file } = await this.#openAt(root, dir, name, path, op, {
+        ...READ,
+        read: false,
+        write: true,
+      });
+      try {
+        await file.truncate(length);
+      } finally {
+        file.close();
+      }
+      this.#changed.mark(path);
+    });
+  }
+
+  /** Append `data` to `path`, creating it with exactly `options.mode` (default 0o644) when missing. */
+  appendFile(path: string, data: Uint8Array, options?: CreateOptions): Promise<void> {
+    const op = "appendfile";
+    return this.#at(op, path, "write", false, async (root, dir, name) => {
+      if (!(data instanceof Uint8Array)) {
+        throw fsError("EINVAL", op, path, { reason: "data must be a Uint8Array" });
+      }
+      if (name === "") throw fsError("EISDIR", op, path);
+      const bytes = data.slice();
+      const { file, created } = await this.#openAt(root, dir, name, path, op, {
+        read: false,
+        write: true,
+        append: true,
+        truncate: false,
+        create: true,
+        createNew: false,
+        mode: (options?.mode ?? 0o644) & 0o7777,
+        allowDir: false,
+      });
+      try {
+        if (created) await this.#owner(dir.child(name), options, await file.stat());
+        await writeAll(file, bytes);
+      } finally {
+        file.close();
+      }
+      this.#changed.markEntry(path, split(path).parent);
+    });
+  }
+
+  /** Copy the regular file `from` over `to` (content and permission bits), inside the root. */
+  copyFile(from: string, to: string): Promise<void> {
+    const op = "copyfile";
+    return this.#at2(op, from, to, async (root, a, aName, b, bName) => {
+      if (aName === "") throw fsError("EISDIR", op, from, { dest: to });
+      if (bName === "") throw fsError("EISDIR", op, from, { dest: to });
+      const { file: source } = await this.#openAt(root, a, aName, from, op, READ);
+      try {
+        const info = await source.stat();
+        const perms = (info.mode ?? 0o644) & 0o7777;
+        try {
+          const target = await Deno.lstat(b.child(bName));
+          if (target.dev === info.dev && target.ino === info.ino) return; // the same file
+        } catch (e) {
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
+        }
+        const { file: target } = await this.#openAt(root, b, bName, to, op, {
+          read: false,
+          write: true,
+          append: false,
+          truncate: true,
+          create: true,
+          createNew: false,
+          mode: perms,
+          allowDir: false,
+        });
+        try {
+          const buf = new Uint8Array(COPY_CHUNK);
+          for (;;) {
+            const n = await source.read(buf);
+            if (n === null) break;
+            await writeAll(target, buf.subarray(0, n));
+          }
+          if ((((await target.stat()).mode ?? 0) & 0o7777) !== perms) {
+            await this.#chmodAt(root, b, bName, perms);
+          }
+        } finally {
+          target.close();
+        }
+      } finally {
+        source.close();
+      }
+      this.#changed.markEntry(to, split(to).parent);
+    });
+  }
+
+  // ---------------------------------------------------------------- links
+
+  /** Create a symlink at `path` holding `target` verbatim (never resolved by this backend). */
+  symlink(target: string, path: string, options?: Omit<CreateOptions, "mode">): Promise<void> {
+    const op = "symlink";
+    if (typeof target !== "string") {
+      return Promise.reject(
+        fsError("EINVAL", op, String(path), { reason: "target must be a string" }),
+      );
+    }
+    if (target === "") return Promise.reject(fsError("ENOENT", op, target, { dest: path }));
+    if (target.includes("\0")) {
+      return Promise.reject(
+        fsError("EINVAL", op, target.replaceAll("\0", "\\0"), {
+          dest: path,
+          reason: "target contains a NUL byte",
+        }),
+      );
+    }
+    if (utf8Length(target) >= PATH_MAX) {
+      return Promise.reject(fsError("ENAMETOOLONG", op, target, { dest: path }));
+    }
+    return this.#at(op, path, "write", true, async (_root, dir, name) => {
+      if (name === "") throw fsError("EEXIST", op, target, { dest: path });
+      const host = dir.child(name);
+      await Deno.symlink(target, host);
+      this.#changed.mark(split(path).parent);
+      await this.#owner(host, options, await Deno.lstat(host));
+    });
+  }
+
+  /** The target stored in the symlink at `path`, verbatim; `EINVAL` for anything else. */
+  readLink(path: string): Promise<string> {
+    return this.#at("readlink", path, "read", false, async (_root, dir, name) => {
+      if (name === "") throw fsError("EINVAL", "readlink", path);
+      return await Deno.readLink(dir.child(name));
+    });
+  }
+
+  /** Add the name `newPath` for the non-directory at `existing` (a symlink itself is linked). */
+  link(existing: string, newPath: string): Promise<void> {
+    return this.#at2("link", existing, newPath, async (_root, a, aName, b, bName) => {
+      if (aName === "") throw fsError("EPERM", "link", existing, { dest: newPath });
+      if (bName === "") throw fsError("EEXIST", "link", existing, { dest: newPath });
+      await Deno.link(a.child(aName), b.child(bName));
+      this.#changed.markEntry(newPath, split(newPath).parent);
+    });
+  }
+
+  // ---------------------------------------------------------------- attributes
+
+  /** Set the permission bits of the entry at `path`; `ENOTSUP` for a symlink (Linux has no `lchmod`). */
+  chmod(path: string, mode: number): Promise<void> {
+    return this.#at("chmod", path, "write", false, async (root, dir, name) => {
+      if (!Number.isInteger(mode)) {
+        throw fsError("EINVAL", "chmod", path, { reason: `bad mode ${mode}` });
+      }
+      if (name === "") await Deno.chmod(root.real, mode & 0o7777);
+      else await this.#chmodAt(root, dir, name, mode & 0o7777);
+      this.#changed.mark(path);
+    });
+  }
+
+  /** Set owner and/or group of the entry itself (`lchown`; needs root or `CAP_CHOWN` on the host). */
+  chown(path: string, uid: number | null, gid: number | null): Promise<void> {
+    return this.#at("chown", path, "write", false, async (root, dir, name) => {
+      if ((uid !== null && !isId(uid)) || (gid !== null && !isId(gid))) {
+        throw fsError("EINVAL", "chown", path, { reason: `bad owner ${uid}:${gid}` });
+      }
+      await fsp.lchown(name === "" ? root.real : dir.child(name), uid ?? -1, gid ?? -1);
+      this.#changed.mark(path);
+    });
+  }
+
+  /** Set atime and/or mtime of the entry itself (`lutimes`: a symlink's own times). */
+  utime(path: string, atimeMs: number | null, mtimeMs: number | null): Promise<void> {
+    return this.#at("utime", path, "write", false, async (root, dir, name) => {
+      if (
+        (atimeMs !== null && !Number.isFinite(atimeMs)) ||
+        (mtimeMs !== null && !Number.isFinite(mtimeMs))
+      ) {
+        throw fsError("EINVAL", "utime", path, { reason: `bad times ${atimeMs}, ${mtimeMs}` });
+      }
+      const host = name === "" ? root.real : dir.child(name);
+      if (atimeMs === null || mtimeMs === null) {
+        const now = metadataOf(await Deno.lstat(host));
+        atimeMs ??= now.atimeMs;
+        mtimeMs ??= now.mtimeMs;
+      }
+      await fsp.lutimes(host, atimeMs / 1000, mtimeMs / 1000);
+      this.#changed.mark(path);
+    });
+  }
+
+  // ---------------------------------------------------------------- whole fs
+
+  /**
+   * `fsync` every file and directory this instance changed since the last
+   * `sync()`, and every handle it has open for writing (Deno has no
+   * `syncfs`; changes by other processes are not covered).
+   */
+  async sync(): Promise<void> {
+    for (const handle of this.#writers) await handle.sync();
+    await forEachLimited(this.#changed.take(), LISTING_CONCURRENCY, async (p) => {
+      try {
+        await this.fsync(p);
+      } catch (e) {
+        // Gone (or replaced by a link) since it changed: nothing to flush.
+        const code = codeOf(e);
+        if (code !== "ENOENT" && code !== "ENOTDIR" && code !== "ELOOP" && code !== "ENXIO") {
+          throw e;
+        }
+      }
+    });
+  }
+
+  /** `fsync` the file or directory at `path`. */
+  fsync(path: string): Promise<void> {
+    const op = "fsync";
+    return this.#at(op, path, "read", false, async (root, dir, name) => {
+      let file: Deno.FsFile;
+      if (name === "") file = await Deno.open(root.real, { read: true });
+      else file = (await this.#openAt(root, dir, name, path, op, { ...READ, allowDir: true })).file;
+      try {
+        await file.sync();
+      } finally {
+        file.close();
+      }
+    });
+  }
+
+  /** Capacity of the host file system holding the root (needs `--allow-sys=statfs`). */
+  statfs(): Promise<StatFs> {
+    return this.#at("statfs", "/", "read", false, async (root) => {
+      if (Deno.permissions.querySync({ name: "sys", kind: "statfs" }).state !== "granted") {
+        throw fsError("EACCES", "statfs", "/", {
+          reason: "Deno's permissions refuse it: run again with --allow-sys=statfs",
+        });
+      }
+      return statFsOf(await fsp.statfs(root.real));
+    });
+  }
+
+  // ---------------------------------------------------------------- handles
+
+  /**
+   * Open the regular file at `path` (never following a symbolic link:
+   * `ELOOP`). A directory may be opened for reading only (its reads fail
+   * with `EISDIR`); special files give `ENXIO`.
+   */
+  open(path: string, options: OpenOptions = {}): Promise<FileHandle> {
+    const op = "open";
+    const append = options.append === true;
+    const write = append || options.write === true;
+    const read = options.read ?? !write;
+    const create = options.create === true || options.createNew === true;
+    return this.#at(op, path, write ? "write" : "read", false, async (root, dir, name) => {
+      if (!read && !write) {
+        throw fsError("EINVAL", op, path, { reason: "open needs read, write or append" });
+      }
+      if (options.truncate && !write) {
+        throw fsError("EINVAL", op, path, { reason: "truncate needs write or append" });
+      }
+      let opened: { file: Deno.FsFile; created: boolean };
+      if (name === "") {
+        if (options.createNew) throw fsError("EEXIST", op, path);
+        if (write || create) throw fsError("EISDIR", op, path);
+        opened = { file: await Deno.open(root.real, { read: true }), created: false };
+      } else {
+        opened = await this.#openAt(root, dir, name, path, op, {
+          read,
+          write,
+          append,
+          truncate: options.truncate === true,
+          create,
+          createNew: options.createNew === true,
+          mode: (options.mode ?? 0o644) & 0o7777,
+          allowDir: true,
+        });
+      }
+      if (opened.created) {
+        await this.#owner(dir.child(name), options, await opened.file.stat());
+        this.#changed.markEntry(path, split(path).parent);
+      } else if (options.truncate) {
+        this.#changed.mark(path);
+      }
+      return this.#handle(opened.file, path, { read, write, append });
+    });
+  }
+}
