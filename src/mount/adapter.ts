@@ -500,7 +500,9 @@ export class FuseAdapter implements LowLevelHandlers {
       const times = SET_ATTR.atime | SET_ATTR.mtime | SET_ATTR.atimeNow | SET_ATTR.mtimeNow;
       if (toSet & times) {
         this.#writable("utime", path);
-        const explicit = toSet & (SET_ATTR.atime | SET_ATTR.mtime);
+        // The kernel marks "now" with both the time bit and its _NOW bit.
+        const explicit = (toSet & SET_ATTR.atime && !(toSet & SET_ATTR.atimeNow)) ||
+          (toSet & SET_ATTR.mtime && !(toSet & SET_ATTR.mtimeNow));
         if (supports(b, "times") && path !== undefined) {
           const now = Date.now();
           const atime = toSet & SET_ATTR.atimeNow

@@ -1,0 +1,189 @@
+// The MountHandle API: builder, errors, lifecycle, counters, read-only,
+// capability-driven answers, the sync-call guard and least privilege.
+import assert from "node:assert/strict";
+import { MemoryBackend } from "../../src/backends/memory.ts";
+import { isAvailable, mount, MountError, MountHandle } from "../../mount.ts";
+import { coreOnly } from "../fixtures/core_only.ts";
+import { sh, shOk, withMount } from "./helpers.ts";
+
+Deno.test("isAvailable reports this machine can mount, naming the library", () => {
+  const a = isAvailable();
+  assert.ok(a.available, JSON.stringify(a));
+  assert.match(a.library, /^libfuse3\.so\.\d+ 3\.\d+/);
+});
+
+Deno.test("without --allow-ffi: isAvailable says why, mount() names the flag, nothing prompts", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--no-prompt",
+      "--allow-read",
+      new URL("./fixtures/no_ffi.ts", import.meta.url).pathname,
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  const r = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.equal(r.available, false);
+  assert.match(r.fix, /--allow-ffi/);
+  assert.equal(r.error.kind, "PermissionDenied");
+  assert.match(r.error.message, /--allow-ffi/);
+});
+
+Deno.test("mount errors: missing, nonexistent, non-directory and busy mount points", async () => {
+  await assert.rejects(MountHandle.builder(new MemoryBackend()).mount(), {
+    name: "MountError",
+    kind: "MissingMountPoint",
+  });
+  await assert.rejects(mount(new MemoryBackend(), "/nonexistent/anyfs/here"), {
+    kind: "InvalidMountPoint",
+    code: "ENOENT",
+  });
+  const file = await Deno.makeTempFile();
+  try {
+    await assert.rejects(mount(new MemoryBackend(), file), { kind: "InvalidMountPoint" });
+  } finally {
+    await Deno.remove(file);
+  }
+  await withMount(new MemoryBackend(), {}, async (mp) => {
+    await assert.rejects(mount(new MemoryBackend(), mp), (e: unknown) => {
+      assert.ok(e instanceof MountError);
+      assert.equal(e.kind, "MountPointBusy");
+      assert.equal(e.code, "EBUSY");
+      return true;
+    });
+  });
+});
+
+Deno.test("builder options reach the mount: fsName, subtype, read-only", async () => {
+  const backend = new MemoryBackend();
+  await backend.writeFile("/keep.txt", new TextEncoder().encode("kept\n"));
+  const mp = await Deno.makeTempDir({ prefix: "anyfs-mnt-test-" });
+  const m = await MountHandle.builder(backend)
+    .mountPoint(mp)
+    .readOnly()
+    .fsName("mydrive")
+    .subtype("anyfs-test")
+    .cache("always")
+    .handleSignals(false)
+    .mount();
+  try {
+    const line = (await Deno.readTextFile("/proc/self/mounts")).split("\n")
+      .find((l) => l.split(" ")[1] === mp)!;
+    assert.match(line, /^mydrive \S+ fuse\.anyfs-test ro,/);
+    assert.equal(await shOk(`cat keep.txt`, mp), "kept\n");
+    const w = await sh(`echo x > new.txt`, mp);
+    assert.match(w.stderr, /Read-only file system/);
+    await assert.rejects(Deno.writeTextFile(`${mp}/keep.txt`, "x"), /os error 30/);
+    assert.equal(m.options.cache, "always");
+  } finally {
+    await m.unmount();
+    await Deno.remove(mp);
+  }
+  assert.equal(m.mounted, false);
+  assert.deepEqual(await m.finished, { reason: "unmounted" });
+});
+
+Deno.test("finished settles when someone else unmounts (fusermount3 -u)", async () => {
+  const mp = await Deno.makeTempDir({ prefix: "anyfs-mnt-test-" });
+  try {
+    const m = await mount(new MemoryBackend(), mp, { handleSignals: false });
+    await shOk(`fusermount3 -u '${mp}'`);
+    assert.deepEqual(await m.finished, { reason: "external" });
+    assert.equal(m.mounted, false);
+    await m.unmount(); // a no-op once ended
+  } finally {
+    await Deno.remove(mp);
+  }
+});
+
+Deno.test("unmount of a busy mount fails with MountPointBusy and keeps serving; force cuts it", async () => {
+  await withMount(new MemoryBackend(), {}, async (mp, m) => {
+    await Deno.writeTextFile(`${mp}/a`, "1");
+    const f = await Deno.open(`${mp}/a`);
+    try {
+      await assert.rejects(m.unmount(), { kind: "MountPointBusy" });
+      assert.equal(m.mounted, true);
+      assert.equal(await Deno.readTextFile(`${mp}/a`), "1");
+    } finally {
+      f.close(); // synchronous close(2) of an own-mount file must not hang
+    }
+    await m.unmount();
+    assert.equal(m.mounted, false);
+  });
+});
+
+Deno.test("await using unmounts at the end of the block; counters count", async () => {
+  const mp = await Deno.makeTempDir({ prefix: "anyfs-mnt-test-" });
+  let handle: MountHandle;
+  try {
+    await using m = await mount(new MemoryBackend(), mp, { handleSignals: false });
+    handle = m;
+    await Deno.writeTextFile(`${mp}/a`, "12345");
+    assert.equal(await Deno.readTextFile(`${mp}/a`), "12345");
+    const s = m.stats;
+    assert.ok(s.operations > 0);
+    assert.equal(s.bytesWritten, 5);
+    assert.equal(s.bytesRead, 5);
+    assert.ok(s.byOperation.create >= 1);
+    assert.equal(s.inFlight, 0);
+  } finally {
+    await Deno.remove(mp);
+  }
+  assert.equal(handle!.mounted, false);
+});
+
+Deno.test("capabilities decide answers: a core-only backend refuses links with EPERM", async () => {
+  const backend = new MemoryBackend();
+  await withMount(coreOnly(backend), {}, async (mp) => {
+    await shOk(`echo data > f && echo more >> f && cat f > g`, mp);
+    assert.equal(new TextDecoder().decode(await backend.readFile("/g")), "data\nmore\n");
+    assert.match((await sh(`ln -s f s`, mp)).stderr, /Operation not permitted/);
+    assert.match((await sh(`ln f h`, mp)).stderr, /Operation not permitted/);
+    assert.match((await sh(`chmod 600 f`, mp)).stderr, /Operation not permitted/);
+    assert.match((await sh(`setfattr -n user.a -v 1 f`, mp)).stderr, /Operation not supported/);
+    await shOk(`touch f && truncate -s 2 f && mv f renamed`, mp);
+    assert.equal(new TextDecoder().decode(await backend.readFile("/renamed")), "da");
+  });
+});
+
+Deno.test("the sync guard turns a synchronous call inside the own mount into EDEADLK", async () => {
+  await withMount(new MemoryBackend(), {}, async (mp) => {
+    assert.throws(() => Deno.statSync(`${mp}/x`), { code: "EDEADLK" });
+    assert.throws(() => Deno.readTextFileSync(`${mp}/x`), { code: "EDEADLK" });
+    assert.throws(() => Deno.renameSync("/tmp/anyfs-nothing", `${mp}/y`), { code: "EDEADLK" });
+    // Outside the mount the real function runs.
+    assert.throws(() => Deno.statSync(`${mp}-not-there`), Deno.errors.NotFound);
+  });
+  // Once unmounted, nothing is guarded any more.
+  assert.throws(() => Deno.statSync("/nonexistent/anyfs"), Deno.errors.NotFound);
+});
+
+Deno.test("rename flags: RENAME_NOREPLACE honoured, RENAME_EXCHANGE refused with EINVAL", async () => {
+  await withMount(new MemoryBackend(), {}, async (mp) => {
+    await shOk(`echo a > a && echo b > b`, mp);
+    const noreplace = await sh(
+      `mv --no-clobber --update=none-fail a b 2>&1 || mv -n a b; cat b`,
+      mp,
+    );
+    assert.match(noreplace.stdout, /b\n$/);
+    const exchange = await sh(`mv --exchange a b`, mp);
+    if (!/unrecognized option/.test(exchange.stderr)) {
+      assert.notEqual(exchange.code, 0);
+      assert.match(exchange.stderr, /Invalid argument/);
+    }
+  });
+});
+
+Deno.test("invalidate() makes a direct backend change visible under cache: always", async () => {
+  const backend = new MemoryBackend();
+  await backend.writeFile("/f", new TextEncoder().encode("old"));
+  await withMount(backend, { cache: "always" }, async (mp, m) => {
+    assert.equal(await shOk(`cat f`, mp), "old");
+    await backend.writeFile("/f", new TextEncoder().encode("new!"));
+    await m.invalidate("/f");
+    assert.equal(await shOk(`cat f`, mp), "new!");
+  });
+});
