@@ -150,12 +150,13 @@ Deno.test("capabilities decide answers: a core-only backend refuses links with E
 });
 
 Deno.test("the sync guard turns a synchronous call inside the own mount into EDEADLK", async () => {
-  await withMount(new MemoryBackend(), {}, async (mp) => {
+  await withMount(new MemoryBackend(), {}, (mp) => {
     assert.throws(() => Deno.statSync(`${mp}/x`), { code: "EDEADLK" });
     assert.throws(() => Deno.readTextFileSync(`${mp}/x`), { code: "EDEADLK" });
     assert.throws(() => Deno.renameSync("/tmp/anyfs-nothing", `${mp}/y`), { code: "EDEADLK" });
     // Outside the mount the real function runs.
     assert.throws(() => Deno.statSync(`${mp}-not-there`), Deno.errors.NotFound);
+    return Promise.resolve();
   });
   // Once unmounted, nothing is guarded any more.
   assert.throws(() => Deno.statSync("/nonexistent/anyfs"), Deno.errors.NotFound);
