@@ -1,0 +1,212 @@
+// The adapter without FUSE: a recording reply stands in for libfuse, so we
+// can show that every handler answers every request exactly once, even
+// when the backend throws synchronously or rejects.
+import assert from "node:assert/strict";
+import { MemoryBackend } from "../../src/backends/memory.ts";
+import type { Backend } from "../../src/core/backend.ts";
+import { fsError } from "../../src/core/errors.ts";
+import { FuseAdapter } from "../../src/mount/adapter.ts";
+import { resolveMountOptions } from "../../src/mount/options.ts";
+import type { DirBuffer, FileInfoIn, FuseReply } from "../../ffi/ops.ts";
+
+class RecordingReply implements FuseReply {
+  replies: string[] = [];
+  errno?: number;
+  get replied() {
+    return this.replies.length > 0;
+  }
+  #r(kind: string) {
+    this.replies.push(kind);
+    return 0;
+  }
+  context() {
+    return { uid: 0, gid: 0, pid: 1, umask: 0o22 };
+  }
+  err(errno: number) {
+    this.errno = errno;
+    return this.#r(`err ${errno}`);
+  }
+  none() {
+    this.#r("none");
+  }
+  entry() {
+    return this.#r("entry");
+  }
+  negativeEntry() {
+    return this.#r("negative");
+  }
+  create() {
+    return this.#r("create");
+  }
+  attr() {
+    return this.#r("attr");
+  }
+  readlink() {
+    return this.#r("readlink");
+  }
+  open() {
+    return this.#r("open");
+  }
+  write() {
+    return this.#r("write");
+  }
+  buf() {
+    return this.#r("buf");
+  }
+  statfs() {
+    return this.#r("statfs");
+  }
+  xattrSize() {
+    return this.#r("xattrSize");
+  }
+  lseek() {
+    return this.#r("lseek");
+  }
+  dirBuffer(): DirBuffer {
+    return {
+      fits: () => true,
+      add: () => true,
+      addPlus: () => true,
+      bytes: () => new Uint8Array(),
+    };
+  }
+}
+
+const fi = (fh = 1, flags = 0): FileInfoIn => ({
+  flags,
+  fh,
+  lockOwner: 0n,
+  writepage: false,
+  flush: false,
+  flockRelease: false,
+});
+
+type Call = (a: FuseAdapter, r: RecordingReply) => void;
+const ALL_OPS: [string, Call][] = [
+  ["lookup", (a, r) => a.lookup(r, 1, "x")],
+  ["getattr", (a, r) => a.getattr(r, 1, undefined)],
+  [
+    "setattr",
+    (a, r) =>
+      a.setattr(
+        r,
+        1,
+        { mode: 0o700, uid: 0, gid: 0, size: 0, atimeMs: 0, mtimeMs: 0 },
+        1,
+        undefined,
+      ),
+  ],
+  ["readlink", (a, r) => a.readlink(r, 1)],
+  ["mknod", (a, r) => a.mknod(r, 1, "n", 0o100644, 0)],
+  ["mkdir", (a, r) => a.mkdir(r, 1, "d", 0o755)],
+  ["unlink", (a, r) => a.unlink(r, 1, "x")],
+  ["rmdir", (a, r) => a.rmdir(r, 1, "x")],
+  ["symlink", (a, r) => a.symlink(r, "t", 1, "s")],
+  ["rename", (a, r) => a.rename(r, 1, "x", 1, "y", 0)],
+  ["link", (a, r) => a.link(r, 1, 1, "l")],
+  ["open", (a, r) => a.open(r, 1, fi())],
+  ["read", (a, r) => a.read(r, 1, 10, 0, fi())],
+  ["write", (a, r) => a.write(r, 1, new Uint8Array(3), 0, fi())],
+  ["flush", (a, r) => a.flush(r, 1, fi())],
+  ["release", (a, r) => a.release(r, 1, fi())],
+  ["fsync", (a, r) => a.fsync(r, 1, false, fi())],
+  ["opendir", (a, r) => a.opendir(r, 1, fi())],
+  ["readdir", (a, r) => a.readdir(r, 1, 4096, 0, fi(99))],
+  ["readdirplus", (a, r) => a.readdirplus(r, 1, 4096, 0, fi(99))],
+  ["releasedir", (a, r) => a.releasedir(r, 1, fi())],
+  ["fsyncdir", (a, r) => a.fsyncdir(r, 1, false, fi())],
+  ["statfs", (a, r) => a.statfs(r, 1)],
+  ["setxattr", (a, r) => a.setxattr(r, 1, "user.a", new Uint8Array(1), 0)],
+  ["getxattr", (a, r) => a.getxattr(r, 1, "user.a", 0)],
+  ["listxattr", (a, r) => a.listxattr(r, 1, 0)],
+  ["removexattr", (a, r) => a.removexattr(r, 1, "user.a")],
+  ["access", (a, r) => a.access(r, 1, 4)],
+  ["create", (a, r) => a.create(r, 1, "c", 0o644, fi(0, 0o1))],
+  ["flock", (a, r) => a.flock(r, 1, fi(), 2)],
+  ["fallocate", (a, r) => a.fallocate(r, 1, 0, 0, 10, fi())],
+  ["lseek", (a, r) => a.lseek(r, 1, 0, 3, fi())],
+  ["forget", (a, r) => a.forget(r, 5, 1)],
+  ["forgetMulti", (a, r) => a.forgetMulti(r, [{ nodeId: 5, nlookup: 1 }])],
+  ["badName", (a, r) => a.badName(r)],
+];
+
+/** A backend whose every method throws (synchronously or by rejecting). */
+function brokenBackend(mode: "throw" | "reject"): Backend {
+  return new Proxy(new MemoryBackend(), {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (typeof v !== "function" || prop === "constructor" || prop === "layer") return v;
+      return () => {
+        const e = new Error(`broken ${String(prop)}`);
+        if (mode === "throw") throw e;
+        return Promise.reject(e);
+      };
+    },
+  });
+}
+
+async function settle(adapter: FuseAdapter): Promise<void> {
+  await adapter.whenIdle();
+  await new Promise((r) => setTimeout(r, 0));
+}
+
+for (const mode of ["throw", "reject"] as const) {
+  Deno.test(`every operation answers exactly once when the backend ${mode}s (EIO)`, async () => {
+    const adapter = new FuseAdapter(
+      brokenBackend(mode),
+      1,
+      resolveMountOptions({ onBackendError: () => {} }),
+    );
+    for (const [name, call] of ALL_OPS) {
+      const r = new RecordingReply();
+      call(adapter, r);
+      await settle(adapter);
+      assert.equal(r.replies.length, 1, `${name} replied ${JSON.stringify(r.replies)}`);
+    }
+    assert.equal(adapter.stats.inFlight, 0);
+  });
+}
+
+Deno.test("FsError codes from the backend become their errno; unknown errors EIO", async () => {
+  const backend = new MemoryBackend();
+  const adapter = new FuseAdapter(backend, (await backend.lstat("/")).ino, resolveMountOptions());
+  const r1 = new RecordingReply();
+  adapter.rmdir(r1, 1, "missing");
+  await settle(adapter);
+  assert.deepEqual(r1.replies, ["err 2"]); // ENOENT
+  await backend.mkdir("/d");
+  await backend.writeFile("/d/f", new Uint8Array());
+  const r2 = new RecordingReply();
+  adapter.rmdir(r2, 1, "d");
+  await settle(adapter);
+  assert.deepEqual(r2.replies, ["err 39"]); // ENOTEMPTY
+  const denying = new Proxy(backend, {
+    get: (t, p, rcv) =>
+      p === "lstat"
+        ? () => Promise.reject(fsError("EACCES", "lstat", "/x"))
+        : Reflect.get(t, p, rcv),
+  });
+  const a2 = new FuseAdapter(denying, 1, resolveMountOptions());
+  const r3 = new RecordingReply();
+  a2.lookup(r3, 1, "x");
+  await settle(a2);
+  assert.deepEqual(r3.replies, ["err 13"]); // EACCES
+});
+
+Deno.test("read-only mounts answer EROFS before touching the backend", async () => {
+  const backend = new MemoryBackend();
+  const adapter = new FuseAdapter(backend, 1, resolveMountOptions({ readOnly: true }));
+  for (
+    const call of [
+      (r: RecordingReply) => adapter.mkdir(r, 1, "d", 0o755),
+      (r: RecordingReply) => adapter.create(r, 1, "c", 0o644, fi(0, 0o1)),
+      (r: RecordingReply) => adapter.unlink(r, 1, "x"),
+    ]
+  ) {
+    const r = new RecordingReply();
+    call(r);
+    await settle(adapter);
+    assert.deepEqual(r.replies, ["err 30"]);
+  }
+  assert.deepEqual((await backend.readDir("/")).length, 0);
+});

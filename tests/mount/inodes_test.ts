@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { InodeTable } from "../../src/mount/inodes.ts";
+
+Deno.test("paths follow renames of a node and of its ancestors", () => {
+  const t = new InodeTable(1);
+  const a = t.resolve(t.root, "a", { ino: 10, type: "dir" });
+  t.ref(a);
+  const f = t.resolve(a, "f", { ino: 11, type: "file" });
+  t.ref(f);
+  assert.equal(t.pathOf(f), "/a/f");
+  t.rename(t.root, "a", t.root, "b");
+  assert.equal(t.pathOf(f), "/b/f");
+  t.rename(a, "f", t.root, "g");
+  assert.equal(t.pathOf(f), "/g");
+});
+
+Deno.test("hard links share one node; unlinking one name keeps the other", () => {
+  const t = new InodeTable(1);
+  const x = t.resolve(t.root, "x", { ino: 5, type: "file" });
+  t.ref(x);
+  const y = t.resolve(t.root, "y", { ino: 5, type: "file" });
+  t.ref(y);
+  assert.equal(x, y);
+  t.unlinkEntry(t.root, "x");
+  assert.equal(t.pathOf(x), "/y");
+  t.unlinkEntry(t.root, "y");
+  assert.equal(t.pathOf(x), undefined);
+  // The backend may reuse inode 5 now: a new file gets a new node id.
+  const z = t.resolve(t.root, "z", { ino: 5, type: "file" });
+  assert.notEqual(z.id, x.id);
+});
+
+Deno.test("forget removes nodes, so the table does not grow without bound", () => {
+  const t = new InodeTable(1);
+  const d = t.resolve(t.root, "d", { ino: 2, type: "dir" });
+  t.ref(d);
+  for (let i = 0; i < 1000; i++) {
+    const n = t.resolve(d, `f${i}`, { ino: 100 + i, type: "file" });
+    t.ref(n);
+    t.ref(n);
+  }
+  assert.equal(t.size, 1002);
+  // The directory stays while children name it as their parent.
+  t.forget(d.id, 1);
+  assert.ok(t.get(d.id));
+  for (let i = 0; i < 1000; i++) t.forget(i + 3, 2);
+  assert.equal(t.size, 1, "only the root is left");
+  t.forget(1, 5);
+  assert.ok(t.get(1), "the root is never forgotten");
+});
+
+Deno.test("a name that now refers to another inode gets a new node", () => {
+  const t = new InodeTable(1);
+  const old = t.resolve(t.root, "n", { ino: 7, type: "file" });
+  t.ref(old);
+  const fresh = t.resolve(t.root, "n", { ino: 8, type: "dir" });
+  assert.notEqual(fresh, old);
+  assert.equal(t.pathOf(old), undefined);
+  assert.equal(t.pathOf(fresh), "/n");
+  t.dropIfUnused(fresh);
+  assert.equal(t.get(fresh.id), undefined);
+});
