@@ -28,6 +28,12 @@
  *   lower down it charges only what got past the checks above it.
  * - **ReadOnly** and **Restrictions** can go anywhere; the position only
  *   decides which error a request that several layers refuse sees first.
+ * - **Cache** directly above the storage, below the policies: above them,
+ *   cache hits would skip the rate limit and tracing.
+ * - **Tracing** and **Metrics** outermost see every request with the error
+ *   an inner policy gave it; innermost, only what reached the storage.
+ * - **DryRun** innermost keeps the policies in force (a denied write still
+ *   fails) while nothing reaches the storage.
  *
  * @module
  */
@@ -36,10 +42,14 @@ import type { Backend, Layer } from "../core/backend.ts";
 import { fsError } from "../core/errors.ts";
 import { FileStorage, type FileStorageOptions } from "../storage/file_storage.ts";
 import { PathFilter, type PathFilterOptions } from "./path_filter.ts";
+import { Cache, type CacheOptions } from "./cache.ts";
+import { DryRun, type DryRunOptions } from "./dry_run.ts";
+import { Metrics, type MetricsOptions } from "./metrics.ts";
 import { Quota, type QuotaLimits } from "./quota.ts";
 import { RateLimit, type RateLimitOptions } from "./rate_limit.ts";
 import { ReadOnly } from "./read_only.ts";
 import { Restrictions, type RestrictionsOptions } from "./restrictions.ts";
+import { Tracing, type TracingOptions } from "./tracing.ts";
 
 /**
  * One layer of a stack described as plain data (e.g. read from a JSON
@@ -50,7 +60,11 @@ export type LayerConfig =
   | ({ kind: "restrictions" } & RestrictionsOptions)
   | ({ kind: "pathFilter" } & PathFilterOptions)
   | { kind: "readOnly" }
-  | ({ kind: "rateLimit" } & RateLimitOptions);
+  | ({ kind: "rateLimit" } & RateLimitOptions)
+  | ({ kind: "tracing" } & TracingOptions)
+  | ({ kind: "dryRun" } & DryRunOptions)
+  | ({ kind: "cache" } & CacheOptions)
+  | ({ kind: "metrics" } & MetricsOptions);
 
 /** The `kind`s {@linkcode LayerConfig} knows. */
 export type LayerKind = LayerConfig["kind"];
@@ -78,6 +92,14 @@ export function layerFromConfig(config: LayerConfig): Layer<Backend, Backend> {
       return ReadOnly.layer();
     case "rateLimit":
       return RateLimit.layer(options as unknown as RateLimitOptions);
+    case "tracing":
+      return Tracing.layer(options as TracingOptions);
+    case "dryRun":
+      return DryRun.layer(options as DryRunOptions);
+    case "cache":
+      return Cache.layer(options as CacheOptions);
+    case "metrics":
+      return Metrics.layer(options as MetricsOptions);
     default:
       throw fsError("EINVAL", "stack", "", {
         reason: `unknown middleware kind ${JSON.stringify(kind)}`,
@@ -185,6 +207,26 @@ export class BackendStack<B extends Backend> {
   /** Add a {@linkcode RateLimit}. Last (outermost) charges every attempt. */
   rateLimited(options: RateLimitOptions): BackendStack<RateLimit<B>> {
     return this.layer<RateLimit<B>>(RateLimit.layer(options));
+  }
+
+  /** Add {@linkcode Tracing}: OpenTelemetry spans and, optionally, an audit trail. */
+  traced(options?: TracingOptions): BackendStack<Tracing<B>> {
+    return this.layer<Tracing<B>>(Tracing.layer(options));
+  }
+
+  /** Add a {@linkcode DryRun}: mutations are recorded, not done. */
+  dryRun(options?: DryRunOptions): BackendStack<DryRun<B>> {
+    return this.layer<DryRun<B>>(DryRun.layer(options));
+  }
+
+  /** Add a {@linkcode Cache}. Put it right above the storage, below the policies. */
+  cached(options?: CacheOptions): BackendStack<Cache<B>> {
+    return this.layer<Cache<B>>(Cache.layer(options));
+  }
+
+  /** Add {@linkcode Metrics}; keep the built backend (or this layer's output) to read them. */
+  metered(options?: MetricsOptions): BackendStack<Metrics<B>> {
+    return this.layer<Metrics<B>>(Metrics.layer(options));
   }
 
   /** The outermost backend of the stack. */
