@@ -48,6 +48,8 @@ const SUBJECTS: [name: string, options: MountOptions | null][] = [
   ["auto", { cache: "auto" }],
   ["always", { cache: "always" }],
   ["always+wb", { cache: "always", writebackCache: true }],
+  // The C reference's configuration: writeback cache, no extended attributes.
+  ["always+wb-xa", { cache: "always", writebackCache: true, xattrs: false }],
 ];
 
 async function runWorkload(dir: string, seqMib: number, smallFiles: number): Promise<Figures> {

@@ -140,7 +140,7 @@ export class FuseAdapter implements LowLevelHandlers {
     this.#opt = options;
     this.#table = new InodeTable(rootIno);
     this.#hasInodes = supports(backend, "inodes");
-    this.#hasXattrs = supports(backend, "xattrs");
+    this.#hasXattrs = options.xattrs && supports(backend, "xattrs");
   }
 
   /** Whether flock(2) should reach the backend (it has `locks`). */

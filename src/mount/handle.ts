@@ -614,6 +614,11 @@ export class MountBuilder {
     this.#options.writebackCache = value;
     return this;
   }
+  /** See {@linkcode MountOptions.xattrs}. */
+  xattrs(value = true): this {
+    this.#options.xattrs = value;
+    return this;
+  }
   /** See {@linkcode MountOptions.maxWrite}. */
   maxWrite(bytes: number): this {
     this.#options.maxWrite = bytes;

@@ -185,3 +185,23 @@ Deno.test("mount() cleans up a dead mount left by a killed process without auto-
     await Deno.remove(mp, { recursive: true });
   }
 });
+
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  Deno.test(`${signal} unmounts, then the process exits with the usual status`, async () => {
+    const mp = await Deno.makeTempDir({ prefix: "anyfs-sig-" });
+    try {
+      // Without auto-unmount, so that only the signal handler can clean up.
+      const child = await spawnMountChild(mp, "signals");
+      assert.ok(await mountAt(mp));
+      child.kill(signal);
+      const status = await child.status;
+      await child.stdout.cancel().catch(() => {});
+      assert.equal(status.code, signal === "SIGTERM" ? 143 : 130);
+      assert.equal(await mountAt(mp), undefined);
+      assert.equal(await shOk(`ls -A`, mp), "");
+    } finally {
+      await sh(`fusermount3 -u -z '${mp}' 2>/dev/null; true`);
+      await Deno.remove(mp, { recursive: true });
+    }
+  });
+}
