@@ -792,8 +792,15 @@ export class FuseAdapter implements LowLevelHandlers {
       const open = this.#files.get(fi.fh);
       // A buffered handle (core-only backend) holds the writes: close(2)
       // must make them visible to the next open.
-      if (open?.file instanceof BufferedHandle) await open.file.sync();
-      req.err(0);
+      if (open?.file instanceof BufferedHandle) {
+        await open.file.sync();
+        req.err(0);
+        return;
+      }
+      // Backend handles have nothing to flush. Flushes still arrive with
+      // the writeback cache (which ignores noflush); ENOSYS makes the
+      // kernel stop sending them, saving a round trip per close(2).
+      req.err(supports(this.#backend, "handles") ? errnoOf("ENOSYS") : 0);
     });
   }
 
