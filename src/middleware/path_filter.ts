@@ -108,11 +108,12 @@ class GlobRule {
 
   /** Whether this rule matches `path` or one of its ancestors. */
   covers(path: string): boolean {
-    if (this.#matches(path)) return true;
+    // A rule matching the root covers every path (`/**`, `/`): no need to match.
+    if (this.#matchesRoot || this.#matches(path)) return true;
     for (let i = path.indexOf("/", 1); i > 0; i = path.indexOf("/", i + 1)) {
       if (this.#matches(path.slice(0, i))) return true;
     }
-    return this.#matchesRoot;
+    return false;
   }
 
   /** Whether some path below the directory `dir` could match (a partial match of its components). */
@@ -215,8 +216,13 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
   }
 
   /** Metadata of an allowed path, or of a directory on the way to one; `EACCES` otherwise. */
-  override async lstat(path: string): Promise<Metadata> {
+  override lstat(path: string): Promise<Metadata> {
+    // Not async: the common allowed case hands back the backend's own promise.
     if (this.isAllowed(path)) return this.inner.lstat(path);
+    return this.#lstatOnTheWay(path);
+  }
+
+  async #lstatOnTheWay(path: string): Promise<Metadata> {
     if (!this.isTraversable(path)) throw this.#denied("stat", path);
     const meta = await this.inner.lstat(path);
     // Only directories lead anywhere: a file here is simply not allowed.
