@@ -1,0 +1,566 @@
+// Overlay behaviour the kit cannot see: the lower layer is never written,
+// copy-up keeps data and metadata, whiteouts and opaque directories hide
+// deleted lower entries (also after the upper database is closed and
+// reopened), inode numbers stay unique and stable, open files follow a
+// copy-up, the markers stay invisible, and capabilities are only what both
+// layers can honour.
+import assert from "node:assert/strict";
+import { MemoryBackend } from "../../src/backends/memory.ts";
+import { Overlay } from "../../src/backends/overlay.ts";
+import { WORK_DIR } from "../../src/backends/overlay_format.ts";
+import { SqliteBackend } from "../../src/backends/sqlite.ts";
+import { type Backend, supports } from "../../src/core/backend.ts";
+import { S_IFCHR, S_IFIFO } from "../../src/core/types.ts";
+import { FileStorage } from "../../src/storage/file_storage.ts";
+import { coreOnly } from "../fixtures/core_only.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+type Closable = Backend & { close?: () => void };
+type Kind = "Memory" | "Sqlite";
+const PAIRS: [Kind, Kind][] = [
+  ["Memory", "Memory"],
+  ["Memory", "Sqlite"],
+  ["Sqlite", "Memory"],
+  ["Sqlite", "Sqlite"],
+];
+const T2001 = Date.UTC(2001, 1, 3, 4, 5, 6);
+
+function layer(kind: Kind): Closable {
+  return kind === "Memory" ? new MemoryBackend({ uid: 0, gid: 0 }) : SqliteBackend.memory();
+}
+
+/** 3 MiB and a bit of a recognizable pattern: more than one copy-up chunk. */
+const BIG = new Uint8Array(3 * 1024 * 1024 + 17).map((_, i) => (i * 7 + (i >> 12)) & 0xff);
+
+/** A lower layer with files, directories, links, modes, owners, times and xattrs. */
+async function prefill(lower: Backend): Promise<void> {
+  const b = lower as MemoryBackend; // every capability; the same calls work on SqliteBackend
+  await b.mkdir("/etc");
+  await b.writeFile("/etc/motd", enc.encode("hello\n"));
+  await b.writeFile("/etc/secret", enc.encode("s3cret"), { mode: 0o600 });
+  await b.chown("/etc/secret", 1000, 1001);
+  await b.setXattr("/etc/secret", "user.tag", enc.encode("blue"));
+  await b.utime("/etc/secret", T2001, T2001);
+  await b.mkdir("/etc/conf", { mode: 0o750 });
+  await b.chown("/etc/conf", 7, 8);
+  await b.setXattr("/etc/conf", "user.dir", enc.encode("conf"));
+  await b.writeFile("/etc/conf/a.conf", enc.encode("a=1\n"));
+  await b.writeFile("/etc/conf/b.conf", enc.encode("b=2\n"));
+  await b.mkdir("/etc/conf/sub");
+  await b.writeFile("/etc/conf/sub/deep", enc.encode("deep"));
+  await b.utime("/etc/conf", T2001, T2001);
+  await b.mkdir("/bin");
+  await b.writeFile("/bin/tool", BIG, { mode: 0o755 });
+  await b.chmod("/bin/tool", 0o4755);
+  await b.symlink("etc/motd", "/link");
+  await b.writeFile("/hard1", enc.encode("shared"));
+  await b.link("/hard1", "/hard2");
+  await b.mknod("/fifo", S_IFIFO | 0o644, 0);
+  await b.mkdir("/data");
+  await b.mkdir("/data/empty");
+  await b.mkdir("/data/nested");
+  await b.writeFile("/data/nested/file", enc.encode("nested"));
+  await b.writeFile("/data/x", enc.encode("x"));
+}
+
+/**
+ * Everything a layer holds, except access times (reading through the
+ * overlay updates them as reading the layer directly would).
+ */
+async function dump(backend: Backend): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await backend.readDir(dir)) {
+      const path = dir === "/" ? `/${e.name}` : `${dir}/${e.name}`;
+      const { atimeMs: _, ...meta } = await backend.lstat(path);
+      const entry: Record<string, unknown> = { ...meta, listedIno: e.ino };
+      if (meta.type === "file") {
+        const data = await backend.readFile(path);
+        entry.content = data.length > 64
+          ? `${data.length} bytes, sum ${sum(data)}`
+          : dec.decode(data);
+      }
+      if (meta.type === "symlink" && supports(backend, "symlinks")) {
+        entry.target = await backend.readLink(path);
+      }
+      if (supports(backend, "xattrs")) {
+        const names = await backend.listXattr(path);
+        entry.xattrs = Object.fromEntries(
+          await Promise.all(
+            names.map(async (n) => [n, dec.decode(await backend.getXattr(path, n))]),
+          ),
+        );
+      }
+      out[path] = entry;
+      if (meta.type === "dir") await walk(path);
+    }
+  };
+  const { atimeMs: _, ...root } = await backend.lstat("/");
+  out["/"] = root;
+  await walk("/");
+  return out;
+}
+
+function sum(data: Uint8Array): number {
+  let h = 0;
+  for (let i = 0; i < data.length; i++) h = (h * 31 + data[i]) >>> 0;
+  return h;
+}
+
+async function names(backend: Backend, dir: string): Promise<string[]> {
+  return (await backend.readDir(dir)).map((e) => e.name).sort();
+}
+
+async function rejects(action: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(action, (e: { code?: string }) => {
+    assert.equal(e.code, code);
+    return true;
+  });
+}
+
+for (const [lowerKind, upperKind] of PAIRS) {
+  const pair = `Overlay(${lowerKind}, ${upperKind})`;
+
+  Deno.test(`${pair}: no kind of write through the overlay changes the lower layer`, async () => {
+    const lower = layer(lowerKind);
+    const upper = layer(upperKind);
+    try {
+      await prefill(lower);
+      const before = await dump(lower);
+      const overlay = new Overlay(lower, upper);
+      const fs = new FileStorage(overlay);
+
+      await fs.writeTextFile("/etc/motd", "changed\n");
+      await fs.writeTextFile("/etc/conf/a.conf", "more\n", { append: true });
+      await fs.truncate("/bin/tool", 10);
+      const file = await fs.open("/data/nested/file", { write: true });
+      await file.write(enc.encode("NE"));
+      await file.close();
+      await fs.chmod("/etc/secret", 0o640);
+      await fs.chown("/etc/conf/b.conf", 5, 6);
+      await fs.utime("/data/x", 1, 2);
+      await overlay.setXattr("/etc/conf/sub", "user.new", enc.encode("v"));
+      await overlay.removeXattr("/etc/secret", "user.tag");
+      await fs.rename("/etc/conf", "/conf2");
+      await fs.remove("/link");
+      await fs.remove("/data/empty");
+      await fs.link("/hard1", "/hard3");
+      await fs.remove("/fifo");
+      await fs.symlink("etc/motd", "/fifo");
+      await fs.copyFile("/hard2", "/copied");
+      await fs.rename("/data/x", "/data/nested/file");
+      await fs.remove("/data", { recursive: true });
+      await fs.mkdir("/data");
+
+      // The union shows every change…
+      assert.equal(await fs.readTextFile("/etc/motd"), "changed\n");
+      assert.equal(await fs.readTextFile("/conf2/a.conf"), "a=1\nmore\n");
+      assert.equal((await fs.stat("/bin/tool")).size, 10);
+      assert.equal(((await fs.stat("/etc/secret")).mode ?? 0) & 0o7777, 0o640);
+      assert.deepEqual(await overlay.listXattr("/etc/secret"), []);
+      assert.equal(dec.decode(await overlay.getXattr("/conf2/sub", "user.new")), "v");
+      assert.equal(await fs.readLink("/fifo"), "etc/motd");
+      assert.equal(await fs.exists("/etc/conf"), false);
+      assert.equal(await fs.exists("/link"), false);
+      assert.deepEqual(await names(overlay, "/data"), []);
+      assert.equal((await fs.lstat("/hard1")).nlink, 2);
+      // …and the lower layer is exactly what it was.
+      assert.deepEqual(await dump(lower), before);
+    } finally {
+      lower.close?.();
+      upper.close?.();
+    }
+  });
+
+  Deno.test(`${pair}: copy-up keeps data, mode, owner, times and xattrs, parents too`, async () => {
+    const lower = layer(lowerKind);
+    const upper = layer(upperKind);
+    try {
+      await prefill(lower);
+      const overlay = new Overlay(lower, upper);
+      const fs = new FileStorage(overlay);
+      const secret = await overlay.lstat("/etc/secret");
+      const conf = await overlay.lstat("/etc/conf");
+      const tool = await overlay.lstat("/bin/tool");
+
+      // A metadata change copies up the whole file and its parents.
+      await overlay.setXattr("/etc/secret", "user.more", enc.encode("1"));
+      const up = await (upper as MemoryBackend).lstat("/etc/secret");
+      assert.equal(dec.decode(await upper.readFile("/etc/secret")), "s3cret");
+      assert.equal(up.mode & 0o7777, 0o600);
+      assert.deepEqual([up.uid, up.gid], [1000, 1001]);
+      assert.equal(up.mtimeMs, T2001);
+      assert.equal(dec.decode(await overlay.getXattr("/etc/secret", "user.tag")), "blue");
+      const after = await overlay.lstat("/etc/secret");
+      assert.equal(after.ino, secret.ino, "a copied-up file keeps its inode number");
+      assert.equal(after.mtimeMs, secret.mtimeMs);
+
+      // A file below a lower directory: the directory comes up with its metadata.
+      await fs.writeTextFile("/etc/conf/sub/deep", "changed");
+      const upConf = await (upper as MemoryBackend).lstat("/etc/conf");
+      assert.equal(upConf.mode & 0o7777, 0o750);
+      assert.deepEqual([upConf.uid, upConf.gid], [7, 8]);
+      assert.equal(upConf.mtimeMs, T2001, "a copy-up below it is not a change of the directory");
+      assert.equal(dec.decode(await overlay.getXattr("/etc/conf", "user.dir")), "conf");
+      assert.equal((await overlay.lstat("/etc/conf")).ino, conf.ino);
+      assert.equal((await overlay.lstat("/etc/conf")).mtimeMs, conf.mtimeMs);
+
+      // Set-user-ID survives the chown of the copy; a large file arrives whole.
+      await fs.chmod("/bin/tool", 0o4750);
+      assert.equal(((await fs.stat("/bin/tool")).mode ?? 0) & 0o7777, 0o4750);
+      assert.deepEqual(await fs.readFile("/bin/tool"), BIG);
+      assert.equal((await overlay.lstat("/bin/tool")).ino, tool.ino);
+      // Nothing is left in the work directory.
+      assert.deepEqual(await names(upper, WORK_DIR), []);
+    } finally {
+      lower.close?.();
+      upper.close?.();
+    }
+  });
+}
+
+Deno.test("Overlay: merged listings de-duplicate, upper wins a name, whiteouts hide", async () => {
+  const lower = new MemoryBackend();
+  await prefill(lower);
+  const upper = new MemoryBackend();
+  const overlay = new Overlay(lower, upper);
+  const fs = new FileStorage(overlay);
+  assert.deepEqual(await names(overlay, "/etc"), ["conf", "motd", "secret"]);
+  await fs.writeTextFile("/etc/motd", "upper");
+  await fs.writeTextFile("/etc/new", "new");
+  await fs.remove("/etc/secret");
+  const listed = await overlay.readDir("/etc");
+  assert.deepEqual(listed.map((e) => e.name), ["motd", "conf", "new"]);
+  assert.deepEqual(listed.map((e) => e.type), ["file", "dir", "file"]);
+  assert.equal(await fs.readTextFile("/etc/motd"), "upper");
+  await rejects(overlay.lstat("/etc/secret"), "ENOENT");
+  await rejects(overlay.readFile("/etc/secret"), "ENOENT");
+  // nlink of a merged directory counts the union's subdirectories.
+  await fs.mkdir("/etc/d2");
+  assert.equal((await overlay.lstat("/etc")).nlink, 4);
+  await fs.remove("/etc/conf", { recursive: true });
+  assert.equal((await overlay.lstat("/etc")).nlink, 3);
+  assert.equal((await overlay.lstat("/")).nlink, 2 + 3); // etc, bin, data
+});
+
+Deno.test("Overlay: a directory removed and made again is opaque", async () => {
+  const lower = new MemoryBackend();
+  await prefill(lower);
+  const overlay = new Overlay(lower, new MemoryBackend());
+  const fs = new FileStorage(overlay);
+  await fs.remove("/etc/conf", { recursive: true });
+  await fs.mkdir("/etc/conf");
+  assert.deepEqual(await names(overlay, "/etc/conf"), []);
+  await rejects(overlay.lstat("/etc/conf/a.conf"), "ENOENT");
+  await rejects(overlay.lstat("/etc/conf/sub/deep"), "ENOENT");
+  // Below the opaque directory, a new subdirectory is not merged with the old one.
+  await fs.mkdir("/etc/conf/sub");
+  assert.deepEqual(await names(overlay, "/etc/conf/sub"), []);
+  await fs.writeTextFile("/etc/conf/sub/deep", "new");
+  assert.equal(await fs.readTextFile("/etc/conf/sub/deep"), "new");
+  // A file where a lower directory was, and a directory where a lower file was.
+  await fs.remove("/data", { recursive: true });
+  await fs.writeTextFile("/data", "now a file");
+  await rejects(overlay.lstat("/data/x"), "ENOTDIR");
+  await fs.remove("/etc/motd");
+  await fs.mkdir("/etc/motd");
+  assert.deepEqual(await names(overlay, "/etc/motd"), []);
+});
+
+Deno.test("Overlay: renaming lower files and directories", async () => {
+  const lower = new MemoryBackend();
+  await prefill(lower);
+  const before = await dump(lower);
+  const overlay = new Overlay(lower, new MemoryBackend());
+  const fs = new FileStorage(overlay);
+  const motd = await overlay.lstat("/etc/motd");
+  await fs.rename("/etc/motd", "/motd");
+  assert.equal(await fs.readTextFile("/motd"), "hello\n");
+  assert.equal((await overlay.lstat("/motd")).ino, motd.ino);
+  await rejects(overlay.lstat("/etc/motd"), "ENOENT");
+  // A directory with lower content moves whole, with its metadata.
+  const conf = await overlay.lstat("/etc/conf");
+  await fs.rename("/etc/conf", "/conf");
+  assert.deepEqual(await names(overlay, "/conf"), ["a.conf", "b.conf", "sub"]);
+  assert.equal(await fs.readTextFile("/conf/sub/deep"), "deep");
+  assert.equal((await overlay.lstat("/conf")).ino, conf.ino);
+  assert.equal((await overlay.lstat("/conf")).mode & 0o7777, 0o750);
+  assert.equal((await overlay.lstat("/conf")).nlink, 3);
+  await rejects(overlay.lstat("/etc/conf"), "ENOENT");
+  // …onto a deleted lower directory: nothing of the old one shows.
+  await fs.remove("/data/nested", { recursive: true });
+  await fs.rename("/conf", "/data/nested");
+  assert.deepEqual(await names(overlay, "/data/nested"), ["a.conf", "b.conf", "sub"]);
+  // …back over an empty lower directory.
+  await fs.remove("/data/empty");
+  await fs.mkdir("/data/empty");
+  await fs.rename("/data/nested/sub", "/data/empty2");
+  assert.deepEqual(await names(overlay, "/data/empty2"), ["deep"]);
+  // A merged directory (some upper, some lower content).
+  await fs.mkdir("/bin/local");
+  await fs.rename("/bin", "/usr");
+  assert.deepEqual(await names(overlay, "/usr"), ["local", "tool"]);
+  assert.deepEqual(await fs.readFile("/usr/tool"), BIG);
+  assert.deepEqual(await dump(lower), before);
+});
+
+Deno.test("Overlay: hard links to a lower file copy it up once and stay one file", async () => {
+  const lower = new MemoryBackend();
+  await lower.writeFile("/f", enc.encode("one"));
+  const overlay = new Overlay(lower, new MemoryBackend());
+  const fs = new FileStorage(overlay);
+  const ino = (await overlay.lstat("/f")).ino;
+  await fs.link("/f", "/g");
+  await fs.link("/g", "/h");
+  const [f, g, h] = await Promise.all(["/f", "/g", "/h"].map((p) => overlay.lstat(p)));
+  assert.deepEqual([f.ino, g.ino, h.ino], [ino, ino, ino]);
+  assert.deepEqual([f.nlink, g.nlink, h.nlink], [3, 3, 3]);
+  await fs.writeTextFile("/h", "two");
+  assert.equal(await fs.readTextFile("/f"), "two");
+  await fs.remove("/f");
+  assert.equal((await overlay.lstat("/g")).nlink, 2);
+  assert.equal(dec.decode(await lower.readFile("/f")), "one");
+});
+
+Deno.test("Overlay: inode numbers are unique across layers and stable across copy-up", async () => {
+  const lower = new MemoryBackend();
+  await prefill(lower);
+  const upper = new MemoryBackend();
+  const overlay = new Overlay(lower, upper);
+  const fs = new FileStorage(overlay);
+  await fs.writeTextFile("/etc/new", "x"); // upper inode 2 or so, lower inodes are small too
+  await fs.writeTextFile("/etc/motd", "y");
+  const seen = new Map<number, string>();
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await overlay.readDir(dir)) {
+      const path = dir === "/" ? `/${e.name}` : `${dir}/${e.name}`;
+      const meta = await overlay.lstat(path);
+      assert.equal(meta.ino, e.ino, `${path}: readDir and lstat agree`);
+      const other = seen.get(meta.ino);
+      if (other !== undefined) {
+        assert.ok(meta.nlink > 1, `${path} and ${other} share inode ${meta.ino}`);
+      }
+      seen.set(meta.ino, path);
+      if (meta.type === "dir") await walk(path);
+    }
+  };
+  await walk("/");
+  // A lower file with two lower names cannot keep its number: the other
+  // name still shows the lower inode.
+  const hard2 = (await overlay.lstat("/hard2")).ino;
+  await fs.writeTextFile("/hard1", "changed");
+  assert.notEqual((await overlay.lstat("/hard1")).ino, hard2);
+  assert.equal((await overlay.lstat("/hard2")).ino, hard2);
+  assert.equal(await fs.readTextFile("/hard2"), "shared");
+});
+
+Deno.test("Overlay: deletions, writes and inode numbers persist when a SqliteBackend upper is reopened", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anyfs_overlay_persist_" });
+  try {
+    const file = `${dir}/upper.anyfs`;
+    const lower = new MemoryBackend({ uid: 0, gid: 0 });
+    await prefill(lower);
+    const lowerBefore = await dump(lower);
+    let upper = SqliteBackend.open(file);
+    let overlay = new Overlay(lower, upper);
+    let fs = new FileStorage(overlay);
+    await fs.remove("/etc/secret");
+    await fs.remove("/data", { recursive: true });
+    await fs.remove("/etc/conf", { recursive: true });
+    await fs.mkdir("/etc/conf");
+    await fs.writeTextFile("/etc/conf/only", "upper");
+    await fs.writeTextFile("/etc/motd", "changed\n");
+    await fs.rename("/bin", "/sbin");
+    await fs.link("/etc/motd", "/motd-link");
+    const view = await dump(overlay);
+    upper.close();
+
+    upper = SqliteBackend.open(file);
+    overlay = new Overlay(lower, upper);
+    fs = new FileStorage(overlay);
+    try {
+      assert.deepEqual(await dump(overlay), view, "the same union, inode numbers included");
+      await rejects(overlay.lstat("/etc/secret"), "ENOENT");
+      await rejects(overlay.lstat("/data"), "ENOENT");
+      await rejects(overlay.lstat("/bin"), "ENOENT");
+      assert.deepEqual(await names(overlay, "/etc/conf"), ["only"]);
+      assert.deepEqual(await names(overlay, "/"), [
+        "etc",
+        "fifo",
+        "hard1",
+        "hard2",
+        "link",
+        "motd-link",
+        "sbin",
+      ]);
+      assert.equal(await fs.readTextFile("/etc/motd"), "changed\n");
+      assert.deepEqual(await fs.readFile("/sbin/tool"), BIG);
+      assert.deepEqual(upper.integrityCheck(), ["ok"]);
+      assert.deepEqual(await dump(lower), lowerBefore);
+    } finally {
+      upper.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Overlay: whiteouts, the work directory and private xattrs stay invisible", async () => {
+  const lower = new MemoryBackend();
+  await prefill(lower);
+  const upper = new MemoryBackend();
+  const overlay = new Overlay(lower, upper);
+  const fs = new FileStorage(overlay);
+  await fs.remove("/etc/motd");
+  await fs.writeTextFile("/etc/conf/a.conf", "x"); // a copy-up: the work directory exists now
+  await fs.remove("/etc/conf/b.conf");
+  // In the upper layer: a 0/0 character device and an opaque-capable directory.
+  const whiteout = await upper.lstat("/etc/motd");
+  assert.deepEqual([whiteout.type, whiteout.rdev], ["chardev", 0]);
+  assert.ok((await upper.readDir("/")).some((e) => e.name === WORK_DIR.slice(1)));
+  // Through the overlay: none of it.
+  assert.deepEqual(await names(overlay, "/"), [
+    "bin",
+    "data",
+    "etc",
+    "fifo",
+    "hard1",
+    "hard2",
+    "link",
+  ]);
+  assert.deepEqual(await names(overlay, "/etc"), ["conf", "secret"]);
+  await rejects(overlay.lstat(WORK_DIR), "ENOENT");
+  await rejects(overlay.readDir(WORK_DIR), "ENOENT");
+  await rejects(overlay.mkdir(WORK_DIR), "EPERM");
+  await rejects(overlay.writeFile(WORK_DIR, enc.encode("x")), "EPERM");
+  await rejects(overlay.writeFile(`${WORK_DIR}/f`, enc.encode("x")), "ENOENT");
+  await rejects(fs.rename("/etc/secret", WORK_DIR), "EPERM");
+  await rejects(overlay.mknod("/etc/wh", S_IFCHR, 0), "EPERM");
+  await overlay.mknod("/etc/dev", S_IFCHR | 0o600, 0x0501); // other devices are fine
+  assert.equal((await overlay.lstat("/etc/dev")).type, "chardev");
+  // The overlay's attributes: hidden, not settable.
+  await fs.writeTextFile("/etc/motd", "again");
+  assert.deepEqual(await overlay.listXattr("/etc/conf/a.conf"), []);
+  assert.ok((await upper.listXattr("/etc/conf/a.conf")).includes("trusted.overlay.anyfs.ino"));
+  await rejects(overlay.getXattr("/etc/conf/a.conf", "trusted.overlay.anyfs.ino"), "ENODATA");
+  await rejects(overlay.getXattr("/etc/conf", "trusted.overlay.opaque"), "ENODATA");
+  await rejects(overlay.setXattr("/etc/motd", "trusted.overlay.opaque", enc.encode("y")), "EPERM");
+  await rejects(overlay.removeXattr("/etc/conf/a.conf", "trusted.overlay.anyfs.ino"), "EPERM");
+});
+
+Deno.test("Overlay: open files — writes copy up first, readers follow a copy-up, unlinked lower files keep their bytes", async () => {
+  const lower = new MemoryBackend();
+  await prefill(lower);
+  const overlay = new Overlay(lower, new MemoryBackend());
+  const reader = await overlay.open("/etc/motd", { read: true });
+  assert.equal(dec.decode(await reader.read(0, 5)), "hello");
+  await overlay.writeFile("/etc/motd", enc.encode("HELLO again"));
+  assert.equal(
+    dec.decode(await reader.read(0, 11)),
+    "HELLO again",
+    "the reader follows the copy-up",
+  );
+
+  const writer = await overlay.open("/etc/conf/a.conf", { write: true });
+  await writer.write(enc.encode("A"), 0);
+  assert.equal(dec.decode(await overlay.readFile("/etc/conf/a.conf")), "A=1\n");
+  assert.equal(dec.decode(await lower.readFile("/etc/conf/a.conf")), "a=1\n");
+
+  const old = await overlay.open("/etc/conf/b.conf", { read: true });
+  await overlay.unlink("/etc/conf/b.conf");
+  assert.equal(dec.decode(await old.read(0, 10)), "b=2\n");
+  assert.equal((await old.stat()).nlink, 0);
+  await overlay.writeFile("/etc/conf/b.conf", enc.encode("new file"));
+  assert.equal(
+    dec.decode(await old.read(0, 10)),
+    "b=2\n",
+    "a new file at the name is another file",
+  );
+  assert.notEqual((await old.stat()).ino, (await overlay.lstat("/etc/conf/b.conf")).ino);
+
+  // Locks are the overlay's, keyed by its inode numbers.
+  const a = await overlay.open("/data/x", { read: true });
+  const b = await overlay.open("/data/x", { read: true, write: true }); // copies up
+  await a.lock!("exclusive", false);
+  await rejects(b.lock!("shared", false), "EAGAIN");
+  await a.close();
+  await b.lock!("exclusive", false);
+  for (const h of [reader, writer, old, b]) await h.close();
+  await rejects(reader.read(0, 1), "EBADF");
+});
+
+Deno.test("Overlay: a copy-up that fails leaves the lower file in view and nothing half-copied", async () => {
+  const lower = new MemoryBackend();
+  await prefill(lower);
+  const upper = new MemoryBackend({ capacity: 1024 * 1024 });
+  const overlay = new Overlay(lower, upper);
+  const fs = new FileStorage(overlay);
+  await rejects(fs.writeTextFile("/bin/tool", "x", { append: true }), "ENOSPC");
+  assert.deepEqual(await fs.readFile("/bin/tool"), BIG);
+  await rejects(upper.lstat("/bin/tool"), "ENOENT");
+  assert.deepEqual(await names(upper, WORK_DIR), []);
+  // Only the parent directory came up (with its origin attribute).
+  assert.deepEqual(await names(upper, "/bin"), []);
+  // A truncate keeps only what stays, so it fits.
+  await fs.truncate("/bin/tool", 100);
+  assert.deepEqual(await fs.readFile("/bin/tool"), BIG.subarray(0, 100));
+});
+
+Deno.test("Overlay: leftovers in the work directory are cleared on first use", async () => {
+  const lower = new MemoryBackend();
+  await prefill(lower);
+  const upper = new MemoryBackend();
+  await upper.mkdir(WORK_DIR);
+  await upper.mkdir(`${WORK_DIR}/stale-dir`);
+  await upper.writeFile(`${WORK_DIR}/stale-dir/half`, new Uint8Array(10));
+  const overlay = new Overlay(lower, upper);
+  await overlay.writeFile("/etc/motd", enc.encode("x"));
+  assert.deepEqual(await names(upper, WORK_DIR), []);
+});
+
+Deno.test("Overlay: concurrent writes to one lower file copy it up once and lose nothing", async () => {
+  const lower = new MemoryBackend();
+  await lower.writeFile("/log", enc.encode("start\n"));
+  const overlay = new Overlay(lower, new MemoryBackend());
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) => overlay.appendFile("/log", enc.encode(`${i}\n`))),
+  );
+  const lines = dec.decode(await overlay.readFile("/log")).trim().split("\n");
+  assert.equal(lines[0], "start");
+  assert.deepEqual(lines.slice(1).map(Number).sort((a, b) => a - b), [...Array(20).keys()]);
+});
+
+Deno.test("Overlay: capabilities are what the upper layer can honour", async () => {
+  const lower = new MemoryBackend();
+  await prefill(lower);
+  const full = new Overlay(lower, new MemoryBackend());
+  for (const cap of ["symlinks", "hardlinks", "xattrs", "special", "handles", "locks", "statfs"]) {
+    assert.ok(full.capabilities.has(cap as never), cap);
+  }
+  assert.ok(!full.capabilities.has("inodes"));
+
+  const upper = new MemoryBackend();
+  const core = new Overlay(lower, coreOnly(upper));
+  assert.deepEqual(
+    [...core.capabilities].sort(),
+    ["append", "copy", "handles", "locks", "ranges", "truncate"],
+  );
+  const fs = new FileStorage(core);
+  // Reading and writing work; deleting a lower entry cannot be recorded.
+  await fs.writeTextFile("/etc/motd", "up");
+  assert.equal(await fs.readTextFile("/etc/motd"), "up");
+  await rejects(fs.remove("/etc/secret"), "ENOTSUP");
+  assert.equal(await fs.readTextFile("/etc/secret"), "s3cret");
+  // An upper without xattrs keeps the copy's inode number in memory only.
+  const ino = (await core.lstat("/data/x")).ino;
+  await fs.writeTextFile("/data/x", "y");
+  assert.equal((await core.lstat("/data/x")).ino, ino);
+
+  // A lower layer without xattrs simply has none.
+  const plain = new Overlay(coreOnly(lower), new MemoryBackend());
+  assert.deepEqual(await plain.listXattr("/etc/secret"), []);
+  // statfs is the upper layer's.
+  const limited = new Overlay(lower, new MemoryBackend({ capacity: 4096 }));
+  assert.equal((await limited.statfs()).totalBytes, 4096);
+});
