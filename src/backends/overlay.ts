@@ -209,13 +209,14 @@ function isId(value: unknown): boolean {
  * console.log(new TextDecoder().decode(await base.readFile("/etc/motd"))); // "hello\n"
  * ```
  *
- * @example Changes that persist in a database file (needs `--allow-read --allow-write`)
+ * @example Changes kept in a database file, over a base that is never touched (needs `--allow-read --allow-write`)
  * ```ts ignore
- * import { FileStorage, Overlay, SqliteBackend } from "@anyfs/anyfs";
- * import { VRootFsBackend } from "@anyfs/anyfs";
+ * import { FileStorage, MemoryBackend, Overlay, SqliteBackend } from "@anyfs/anyfs";
  *
- * const changes = SqliteBackend.open("./changes.anyfs");
- * const fs = new FileStorage(new Overlay(new VRootFsBackend("./project"), changes));
+ * const base = new MemoryBackend(); // or any backend: a host directory, another database
+ * using changes = SqliteBackend.open("./changes.anyfs");
+ * const fs = new FileStorage(new Overlay(base, changes));
+ * await fs.writeTextFile("/notes.txt", "kept in changes.anyfs, with every deletion");
  * ```
  */
 export class Overlay extends Layerable
