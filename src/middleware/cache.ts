@@ -387,6 +387,15 @@ export class Cache<B extends Backend = Backend> extends Middleware<B> {
     }
   }
 
+  /**
+   * An existing inode changed and the cache does not know which: reads in
+   * flight may be about to store entries of it under a name the cache has
+   * not seen yet, so none of them may store anything.
+   */
+  #unknownInodeChanged(): void {
+    if (this.#inflight > 0) this.#floor = ++this.#now;
+  }
+
   /** The metadata, listing and link target cached under `path`. */
   #forgetPath(path: string): void {
     this.#drop("m" + path);
@@ -708,18 +717,21 @@ export class Cache<B extends Backend = Backend> extends Middleware<B> {
   async #change<T>(
     path: string,
     run: () => Promise<T>,
-    how: { data?: boolean; creates?: boolean; removes?: boolean },
+    how: { data?: boolean; creates?: boolean; createsOnly?: boolean; removes?: boolean },
   ): Promise<T> {
-    const ino = await this.#inoOf(path);
+    const before = await this.#inoOf(path);
     const existed = this.#lru.has("m" + path);
     try {
       return await run();
     } finally {
-      if (ino !== undefined) {
+      // A read finishing during the change may have bound the path meanwhile.
+      const changed = inodes(before, this.#pathIno.get(path));
+      for (const ino of changed) {
         if (how.data || how.removes) this.#forgetIno(ino);
         else this.#forgetInoMeta(ino);
-        if (how.removes) this.#unbind(path);
       }
+      if (changed.length === 0 && !how.createsOnly) this.#unknownInodeChanged();
+      if (how.removes) this.#unbind(path);
       this.#forgetPath(path);
       if (how.removes || (how.creates && !existed)) this.#forgetListing(parentPath(path));
     }
@@ -749,7 +761,10 @@ export class Cache<B extends Backend = Backend> extends Middleware<B> {
   }
   /** Forwarded; drops the entry and its parent's listing. */
   override mkdir(path: string, options?: CreateOptions): Promise<void> {
-    return this.#change(path, () => super.mkdir(path, options), { creates: true });
+    return this.#change(path, () => super.mkdir(path, options), {
+      creates: true,
+      createsOnly: true,
+    });
   }
   /** Forwarded; drops the entry and its parent's listing. */
   override mknod(
@@ -758,7 +773,10 @@ export class Cache<B extends Backend = Backend> extends Middleware<B> {
     rdev: number,
     options?: Omit<CreateOptions, "mode">,
   ): Promise<void> {
-    return this.#change(path, () => super.mknod(path, mode, rdev, options), { creates: true });
+    return this.#change(path, () => super.mknod(path, mode, rdev, options), {
+      creates: true,
+      createsOnly: true,
+    });
   }
   /** Forwarded; drops the entry and its parent's listing. */
   override symlink(
@@ -766,7 +784,10 @@ export class Cache<B extends Backend = Backend> extends Middleware<B> {
     path: string,
     options?: Omit<CreateOptions, "mode">,
   ): Promise<void> {
-    return this.#change(path, () => super.symlink(target, path, options), { creates: true });
+    return this.#change(path, () => super.symlink(target, path, options), {
+      creates: true,
+      createsOnly: true,
+    });
   }
   /** Forwarded; drops the entry, its inode's entries and its parent's listing. */
   override unlink(path: string): Promise<void> {
@@ -804,13 +825,15 @@ export class Cache<B extends Backend = Backend> extends Middleware<B> {
 
   /** Forwarded; the new name joins the inode's names, whose metadata (nlink) is dropped. */
   override async link(existing: string, newPath: string): Promise<void> {
-    const ino = await this.#inoOf(existing);
+    const before = await this.#inoOf(existing);
     let ok = false;
     try {
       await super.link(existing, newPath);
       ok = true;
     } finally {
-      if (ino !== undefined) {
+      const changed = inodes(before, this.#pathIno.get(existing));
+      if (changed.length === 0) this.#unknownInodeChanged();
+      for (const ino of changed) {
         this.#forgetInoMeta(ino);
         if (ok && this.#inoEntries.has(ino)) {
           this.#bind(newPath, ino);
@@ -827,16 +850,21 @@ export class Cache<B extends Backend = Backend> extends Middleware<B> {
    * inode's entries and everything cached under a renamed directory.
    */
   override async rename(from: string, to: string): Promise<void> {
-    const fromIno = await this.#inoOf(from);
-    const toIno = await this.#inoOf(to);
+    const fromBefore = await this.#inoOf(from);
+    const toBefore = await this.#inoOf(to);
     // A directory (or something not known not to be one) may have cached entries below it.
     const fromMeta = this.#lru.get("m" + from)?.value as Metadata | undefined;
-    const maybeDir = fromIno === undefined && (fromMeta === undefined || fromMeta.type === "dir");
+    const maybeDir = fromBefore === undefined &&
+      (fromMeta === undefined || fromMeta.type === "dir");
     let ok = false;
     try {
       await super.rename(from, to);
       ok = true;
     } finally {
+      // Reads finishing during the rename may have bound either name meanwhile.
+      const fromIno = fromBefore ?? this.#pathIno.get(from);
+      const toIno = toBefore ?? this.#pathIno.get(to);
+      if (fromIno === undefined || toIno === undefined) this.#unknownInodeChanged();
       const sameInode = fromIno !== undefined && fromIno === toIno;
       if (toIno !== undefined && !sameInode) {
         this.#forgetIno(toIno);
@@ -878,7 +906,8 @@ export class Cache<B extends Backend = Backend> extends Middleware<B> {
 
   /** What a {@linkcode CachedHandle} needs from its cache. */
   readonly #handleHooks: HandleHooks = {
-    changed: (ino) => this.#forgetIno(ino),
+    // Without the inode number nothing could be dropped selectively.
+    changed: (ino) => ino === undefined ? this.clear() : this.#forgetIno(ino),
     cached: (ino, position, length) => this.#cachedRange(ino, position, length),
     holdsData: () => this.#dataEntries > 0,
   };
@@ -909,10 +938,16 @@ export class Cache<B extends Backend = Backend> extends Middleware<B> {
   }
 }
 
+/** The distinct inode numbers among `a` and `b`. */
+function inodes(a: number | undefined, b: number | undefined): number[] {
+  if (a === undefined) return b === undefined ? [] : [b];
+  return b === undefined || b === a ? [a] : [a, b];
+}
+
 /** The hooks a {@linkcode CachedHandle} calls on its cache. */
 interface HandleHooks {
-  /** The inode changed through the handle. */
-  changed(ino: number): void;
+  /** The inode changed through the handle (`undefined`: the handle could not say which). */
+  changed(ino: number | undefined): void;
   /** Cached bytes of the inode, or `undefined`. */
   cached(ino: number, position: number, length: number): Uint8Array | undefined;
   /** Whether the cache holds any inode data at all (else reads skip the lookup). */
@@ -939,7 +974,7 @@ class CachedHandle extends HandleWrapper {
     try {
       return await run();
     } finally {
-      if (ino !== undefined) this.#hooks.changed(ino);
+      this.#hooks.changed(ino);
     }
   }
 
