@@ -251,6 +251,11 @@ export class Overlay extends Layerable
   #opaque = new Map<number, boolean>();
   /** `nlink` of merged directories by path; dropped whenever a directory is made, removed or moved. */
   #links = new Map<string, number>();
+  /**
+   * Odd while a change that makes, removes or moves a directory runs: a
+   * listing counted then may be stale, so it is not cached.
+   */
+  #dirEpoch = 0;
   /** Handles reading lower files, by path, to move on copy-up. */
   #readers = new Map<string, Set<OverlayFileHandle>>();
   #host: OverlayHandleHost;
@@ -326,6 +331,20 @@ export class Overlay extends Layerable
     return run;
   }
 
+  /** Run a change that may make, remove or move a directory: link counts are recounted after it. */
+  #exclusiveDirs<T>(body: () => Promise<T>): Promise<T> {
+    return this.#exclusive(async () => {
+      this.#dirEpoch++;
+      this.#links.clear();
+      try {
+        return await body();
+      } finally {
+        this.#links.clear();
+        this.#dirEpoch++;
+      }
+    });
+  }
+
   #upperWith<C extends Capability>(
     cap: C,
     op: string,
@@ -380,7 +399,8 @@ export class Overlay extends Layerable
     } catch (e) {
       if (!isFsError(e)) throw e;
     }
-    this.#opaque.set(meta.ino, opaque);
+    // A change may have marked it meanwhile: what it recorded wins.
+    if (!this.#opaque.has(meta.ino)) this.#opaque.set(meta.ino, opaque);
     return opaque;
   }
 
@@ -463,8 +483,8 @@ export class Overlay extends Layerable
         if (!isFsError(e)) throw e; // ENODATA: made in the upper layer, never copied
       }
     }
-    this.#origins.set(ino, reported);
-    return reported;
+    if (!this.#origins.has(ino)) this.#origins.set(ino, reported);
+    return this.#origins.get(ino)!;
   }
 
   /** The upper inode `ino` may be gone: forget what was cached about it. */
@@ -531,6 +551,7 @@ export class Overlay extends Layerable
   async #dirLinks(path: string, meta: Metadata): Promise<number> {
     const known = this.#links.get(path);
     if (known !== undefined) return known;
+    const epoch = this.#dirEpoch;
     const lower = await this.#mergedLower(path, meta);
     let links = meta.nlink;
     // Only the root holds the work directory, and only a lower directory
@@ -539,7 +560,7 @@ export class Overlay extends Layerable
       const listed = await this.#list(path, meta, lower);
       links = 2 + listed.filter((e) => e.type === "dir").length;
     }
-    this.#links.set(path, links);
+    if (epoch === this.#dirEpoch && epoch % 2 === 0) this.#links.set(path, links);
     return links;
   }
 
@@ -866,12 +887,11 @@ export class Overlay extends Layerable
   /** Make the directory `path`; over a deleted lower entry it is opaque. */
   mkdir(path: string, options?: CreateOptions): Promise<void> {
     const op = "mkdir";
-    return this.#exclusive(async () => {
+    return this.#exclusiveDirs(async () => {
       this.#guard(path, op, true);
       if (path === "/") throw fsError("EEXIST", op, path);
       const found = await this.#find(path);
       if (found.visible) throw fsError("EEXIST", op, path);
-      this.#links.clear();
       if (found.upper.kind !== "whiteout") {
         await this.#prepareCreate(path, op);
         return this.upper.mkdir(path, options);
@@ -938,13 +958,12 @@ export class Overlay extends Layerable
   /** Remove the directory `path`, empty in the union; a lower one is hidden by a whiteout. */
   rmdir(path: string): Promise<void> {
     const op = "rmdir";
-    return this.#exclusive(async () => {
+    return this.#exclusiveDirs(async () => {
       this.#guard(path, op, false);
       if (path === "/") throw fsError("EBUSY", op, path);
       const v = await this.#visible(path, op);
       if (v.meta.type !== "dir") throw fsError("ENOTDIR", op, path);
       if ((await this.#listVisible(path, v)).length !== 0) throw fsError("ENOTEMPTY", op, path);
-      this.#links.clear();
       if (v.layer === "lower") {
         if (!this.hidesDeletedLower) throw this.#lowerOnly(op, path);
         await this.#ensureUpperDir(parentPath(path));
@@ -970,7 +989,7 @@ export class Overlay extends Layerable
    */
   rename(from: string, to: string): Promise<void> {
     const op = "rename";
-    return this.#exclusive(async () => {
+    return this.#exclusiveDirs(async () => {
       this.#guard(from, op, false, to);
       this.#guard(to, op, true, to);
       for (const path of [from, to]) {
@@ -1018,7 +1037,6 @@ export class Overlay extends Layerable
           reason: "the entry is in the read-only layer, which this policy never hides",
         });
       }
-      if (isDir) this.#links.clear();
       // The source, whole, in the upper layer.
       if (lowerFrom) {
         if (isDir) await this.#copyUpTree(from, op);
@@ -1377,11 +1395,26 @@ export class Overlay extends Layerable
 
   async #wrapLower(path: string, meta: Metadata): Promise<FileHandle> {
     const inner = await openFile(this.lower, path, { read: true });
-    const handle = new OverlayFileHandle(this.#host, inner, path, this.#lowerIno(meta.ino));
-    if (meta.type === "file") {
-      let set = this.#readers.get(path);
-      if (set === undefined) this.#readers.set(path, set = new Set());
-      set.add(handle);
+    const ino = this.#lowerIno(meta.ino);
+    const handle = new OverlayFileHandle(this.#host, inner, path, ino);
+    if (meta.type !== "file") return handle;
+    let set = this.#readers.get(path);
+    if (set === undefined) this.#readers.set(path, set = new Set());
+    set.add(handle);
+    // Opening is not serialized with changes: the file may have been
+    // copied up between the lookup and the registration above, and then
+    // nothing would move this handle. Its copy carries its number.
+    const now = await this.#upperState(path);
+    if (now.kind !== "entry" || await this.#upperIno(now.meta.ino, path) !== ino) return handle;
+    const current = this.#readers.get(path);
+    if (current?.has(handle)) {
+      current.delete(handle);
+      if (current.size === 0) this.#readers.delete(path);
+      try {
+        handle.moveTo(await openFile(this.upper, path, { read: true }), ino);
+      } catch {
+        // Out of upper handles: it keeps the lower bytes, as in #moveReaders.
+      }
     }
     return handle;
   }

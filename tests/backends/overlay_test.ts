@@ -490,6 +490,23 @@ Deno.test("Overlay: open files — writes copy up first, readers follow a copy-u
   await rejects(reader.read(0, 1), "EBADF");
 });
 
+Deno.test("Overlay: a reader opened while its file is copied up still sees the write", async () => {
+  // Opening for reading is not serialized with changes; try every
+  // interleaving of the open's steps with the copy-up's.
+  for (let delay = 0; delay < 120; delay++) {
+    const lower = new MemoryBackend();
+    await lower.writeFile("/f", enc.encode("old"));
+    const overlay = new Overlay(lower, new MemoryBackend());
+    const writing = overlay.writeFile("/f", enc.encode("new"));
+    for (let i = 0; i < delay; i++) await Promise.resolve();
+    const opening = overlay.open("/f", { read: true });
+    await writing;
+    const handle = await opening;
+    assert.equal(dec.decode(await handle.read(0, 3)), "new", `after ${delay} ticks`);
+    await handle.close();
+  }
+});
+
 Deno.test("Overlay: a copy-up that fails leaves the lower file in view and nothing half-copied", async () => {
   const lower = new MemoryBackend();
   await prefill(lower);
