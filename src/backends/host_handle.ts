@@ -30,6 +30,8 @@ export interface HostHandleHooks {
   wrote?(handle: HostFileHandle): void;
   /** The handle closed. */
   closed?(handle: HostFileHandle): void;
+  /** Metadata for what the host reports (default: {@linkcode metadataOf}). */
+  describe?(info: Deno.FileInfo): Metadata;
 }
 
 /** Reads longer than this ask for the file's size first, so a huge `length` never allocates a huge buffer. */
@@ -157,7 +159,10 @@ export class HostFileHandle implements FileHandle {
 
   /** The file's metadata, also after it was unlinked. */
   stat(): Promise<Metadata> {
-    return this.#serial("fstat", async (file) => metadataOf(await file.stat()));
+    return this.#serial("fstat", async (file) => {
+      const info = await file.stat();
+      return this.#hooks.describe ? this.#hooks.describe(info) : metadataOf(info);
+    });
   }
 
   /** Make this file's completed writes durable (`fsync`). */

@@ -45,6 +45,7 @@ import {
 } from "./host_common.ts";
 import { HostFileHandle, type HostHandleAccess } from "./host_handle.ts";
 import { RwLock } from "./rw_lock.ts";
+import { OwnerStore, RESERVED_NAME, STORE_FILE } from "./vroot_owners.ts";
 import { type Containment, type HeldDir, HostRoot, sameInode } from "./vroot_resolve.ts";
 
 export type { Containment } from "./vroot_resolve.ts";
@@ -59,6 +60,28 @@ export interface VRootFsBackendOptions {
    * `"auto"` (default): anchored when available, else checked.
    */
   containment?: Containment | "auto";
+  /**
+   * Keep the mode, owner and group that callers see in a sidecar database
+   * instead of on the host files (default `false`). A process that is not
+   * root can then present full POSIX ownership — `chown` to any id,
+   * `chmod` to any mode — without touching the host's permissions: host
+   * files are created 0o644 and directories 0o755, and keep those. Entries
+   * without a record (made on the host directly) show the host's values.
+   *
+   * The database lives in the directory `.anyfs-vroot` at the top of the
+   * root, which the backend reserves: it is never listed, looking it up is
+   * `ENOENT` and creating or changing it is `EACCES`. See
+   * {@linkcode VRootFsBackend} for what survives a crash.
+   */
+  virtualOwnership?: boolean;
+  /**
+   * With `virtualOwnership`: the owner of new entries when an operation
+   * names none. Default: the process's user id when Deno may read it
+   * without prompting (`--allow-sys=uid`), else 0.
+   */
+  uid?: number;
+  /** With `virtualOwnership`: the group of new entries (`--allow-sys=gid`, else 0). */
+  gid?: number;
 }
 
 const CAPABILITIES: ReadonlySet<Capability> = Object.freeze(
@@ -110,6 +133,16 @@ const READ: OpenSpec = {
   mode: 0,
   allowDir: false,
 };
+
+function defaultId(kind: "uid" | "gid"): number {
+  // Ask first: Deno.uid() without --allow-sys would prompt or throw.
+  try {
+    if (Deno.permissions.querySync({ name: "sys", kind }).state !== "granted") return 0;
+    return (kind === "uid" ? Deno.uid() : Deno.gid()) ?? 0;
+  } catch {
+    return 0;
+  }
+}
 
 function codeOf(e: unknown): unknown {
   return (e as { code?: unknown } | null)?.code;
@@ -207,8 +240,17 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
  *   numbers are the host's and can repeat across file systems.
  *
  * Capabilities as {@linkcode StdFsBackend} (no extended attributes, special
- * files or inode lookup: Deno has no call for them). Times, owners and link
- * counts are the host's; `chown` needs root (or `CAP_CHOWN`) on the host.
+ * files or inode lookup: Deno has no call for them). Times and link counts
+ * are the host's. Mode, owner and group are the host's too — `chown` then
+ * needs root (or `CAP_CHOWN`) — unless the option `virtualOwnership` keeps
+ * them in a sidecar database (after microsandbox's PassthroughFs, which
+ * uses an extended attribute Deno cannot reach): then any process can
+ * `chown` and `chmod` freely, the host files keep workable permissions,
+ * and the records follow renames and hard links. The database is SQLite in
+ * WAL mode inside the reserved directory `.anyfs-vroot` at the top of the
+ * root (never listed, `ENOENT` to look up, `EACCES` to change): a crash
+ * loses at most the records of the last moments before it, never the
+ * database; records are durable after `sync()`.
  *
  * Needs `--allow-read=<root>` (and `--allow-write=<root>` to change
  * anything); a missing flag fails with `EACCES` naming it. `statfs` also
@@ -259,6 +301,10 @@ export class VRootFsBackend extends Layerable
   #lock = new RwLock();
   #changed = new ChangedPaths();
   #writers = new Set<HostFileHandle>();
+  #virtual: boolean;
+  #owners: OwnerStore | undefined;
+  #uid = 0;
+  #gid = 0;
 
   /**
    * A backend over the existing host directory `root`. The root is looked
@@ -284,6 +330,18 @@ export class VRootFsBackend extends Layerable
     }
     this.root = normalize(root);
     this.#want = want;
+    this.#virtual = options.virtualOwnership === true;
+    if (this.#virtual) {
+      for (const key of ["uid", "gid"] as const) {
+        if (options[key] !== undefined && !isId(options[key])) {
+          throw fsError("EINVAL", "VRootFsBackend", root, {
+            reason: `${key} must be an integer from 0 to ${0xfffffffe}, got ${options[key]}`,
+          });
+        }
+      }
+      this.#uid = options.uid ?? defaultId("uid");
+      this.#gid = options.gid ?? defaultId("gid");
+    }
   }
 
   /**
@@ -307,6 +365,8 @@ export class VRootFsBackend extends Layerable
     this.#closed = true;
     const host = this.#host;
     if (host) await (await host.catch(() => undefined))?.close();
+    this.#owners?.close();
+    this.#owners = undefined;
   }
 
   /** Same as {@linkcode VRootFsBackend.close}, for `await using`. */
@@ -319,13 +379,82 @@ export class VRootFsBackend extends Layerable
   async #root(operation: string, path: string): Promise<HostRoot> {
     if (this.#closed) throw fsError("EBADF", operation, path, { reason: "backend is closed" });
     if (!permitted("read", this.root)) throw notPermitted("read", operation, path, this.root);
-    this.#host ??= HostRoot.open(this.root, this.#want);
+    this.#host ??= this.#start();
     try {
       return await this.#host;
     } catch (e) {
       this.#host = undefined;
       throw e;
     }
+  }
+
+  async #start(): Promise<HostRoot> {
+    const root = await HostRoot.open(this.root, this.#want);
+    if (this.#virtual) {
+      try {
+        if (!permitted("write", this.root)) {
+          throw notPermitted("write", "VRootFsBackend", "/", this.root);
+        }
+        const dir = await root.privateDir(RESERVED_NAME);
+        this.#owners = OwnerStore.open(`${dir}/${STORE_FILE}`);
+      } catch (e) {
+        await root.close();
+        throw e;
+      }
+    }
+    return root;
+  }
+
+  /** Metadata for what the host reports, with the virtual mode, owner and group when there are any. */
+  #describe(info: Deno.FileInfo): Metadata {
+    const meta = metadataOf(info);
+    const owner = this.#owners?.get(info);
+    if (owner !== undefined) {
+      meta.mode = (meta.mode & ~0o7777) | owner.mode;
+      meta.uid = owner.uid;
+      meta.gid = owner.gid;
+    }
+    return meta;
+  }
+
+  /** The host mode of a new node: the caller's, or with virtual ownership a fixed one that keeps it usable. */
+  #hostMode(requested: number, fixed: number): number {
+    return this.#virtual ? fixed : requested;
+  }
+
+  /**
+   * A node was created at host path `host` with permission bits `mode`:
+   * record its virtual owner, or give it the owner a caller asked for when
+   * the host lets this process (root; EPERM is ignored otherwise).
+   */
+  async #created(
+    host: string,
+    options: CreateOptions | undefined,
+    info: Deno.FileInfo,
+    mode: number,
+  ): Promise<void> {
+    const uid = options?.uid;
+    const gid = options?.gid;
+    if (this.#owners) {
+      this.#owners.set(info, {
+        mode,
+        uid: uid !== undefined && isId(uid) ? uid : this.#uid,
+        gid: gid !== undefined && isId(gid) ? gid : this.#gid,
+      });
+      return;
+    }
+    if ((uid === undefined || uid === info.uid) && (gid === undefined || gid === info.gid)) return;
+    if ((uid !== undefined && !isId(uid)) || (gid !== undefined && !isId(gid))) return;
+    try {
+      await fsp.lchown(host, uid ?? -1, gid ?? -1);
+    } catch (e) {
+      if (codeOf(e) !== "EPERM") throw e;
+    }
+  }
+
+  /** The inode at `info` lost a name: forget its virtual owner when that was the last one. */
+  #removed(info: Deno.FileInfo): void {
+    if (this.#owners && (info.isDirectory || (info.nlink ?? 1) <= 1)) this.#owners.delete(info);
   }
 
   /** The error for `e`, addressed to the backend path and operation. */
@@ -338,7 +467,7 @@ export class VRootFsBackend extends Layerable
   }
 
   /** Reject anything but a canonical path (containment starts with never interpreting `..`). */
-  #check(path: string, operation: string, dest?: string): void {
+  #check(path: string, operation: string, kind: HostPermission, dest?: string): void {
     if (typeof path !== "string" || !isNormalized(path)) {
       throw fsError("EINVAL", operation, typeof path === "string" ? path : String(path), {
         dest,
@@ -346,6 +475,18 @@ export class VRootFsBackend extends Layerable
       });
     }
     checkPath(path, operation);
+    if (
+      this.#virtual && path.startsWith(RESERVED_NAME, 1) &&
+      (path.length === RESERVED_NAME.length + 1 || path[RESERVED_NAME.length + 1] === "/")
+    ) {
+      // The ownership database's directory: invisible, and not to be touched.
+      throw kind === "read" ? fsError("ENOENT", operation, path, { dest }) : fsError(
+        "EACCES",
+        operation,
+        path,
+        { dest, reason: `${RESERVED_NAME} is reserved for the backend's ownership records` },
+      );
+    }
   }
 
   /**
@@ -362,7 +503,7 @@ export class VRootFsBackend extends Layerable
     holdSelf = false,
   ): Promise<T> {
     try {
-      this.#check(path, operation);
+      this.#check(path, operation, kind);
       const root = await this.#root(operation, path);
       if (kind === "write" && !permitted("write", this.root)) {
         throw notPermitted("write", operation, path, this.root);
@@ -392,8 +533,8 @@ export class VRootFsBackend extends Layerable
     task: (root: HostRoot, a: HeldDir, aName: string, b: HeldDir, bName: string) => Promise<T>,
   ): Promise<T> {
     try {
-      this.#check(from, operation, to);
-      this.#check(to, operation, to);
+      this.#check(from, operation, "write", to);
+      this.#check(to, operation, "write", to);
       const root = await this.#root(operation, from);
       if (!permitted("write", this.root)) {
         throw notPermitted("write", operation, from, this.root, to);
@@ -571,26 +712,10 @@ export class VRootFsBackend extends Layerable
   #handle(file: Deno.FsFile, path: string, access: HostHandleAccess): HostFileHandle {
     return new HostFileHandle(file, path, access, {
       fail: (e, op) => this.#fail(e, op, path),
+      describe: (info) => this.#describe(info),
       wrote: (h) => this.#writers.add(h),
       closed: (h) => this.#writers.delete(h),
     });
-  }
-
-  /** Give a new node the owner a caller asked for, when the host lets this process (root); EPERM is ignored. */
-  async #owner(
-    host: string,
-    options: CreateOptions | undefined,
-    meta: { uid: number | null; gid: number | null },
-  ): Promise<void> {
-    const uid = options?.uid;
-    const gid = options?.gid;
-    if ((uid === undefined || uid === meta.uid) && (gid === undefined || gid === meta.gid)) return;
-    if ((uid !== undefined && !isId(uid)) || (gid !== undefined && !isId(gid))) return;
-    try {
-      await fsp.lchown(host, uid ?? -1, gid ?? -1);
-    } catch (e) {
-      if (codeOf(e) !== "EPERM") throw e;
-    }
   }
 
   // ---------------------------------------------------------------- core
@@ -598,8 +723,8 @@ export class VRootFsBackend extends Layerable
   /** Metadata of the entry at `path` (a final symlink describes itself). */
   lstat(path: string): Promise<Metadata> {
     return this.#at("lstat", path, "read", false, async (root, dir, name) => {
-      if (name === "") return metadataOf(await root.statRoot());
-      return metadataOf(await Deno.lstat(dir.child(name)));
+      if (name === "") return this.#describe(await root.statRoot());
+      return this.#describe(await Deno.lstat(dir.child(name)));
     });
   }
 
@@ -608,7 +733,8 @@ export class VRootFsBackend extends Layerable
     // The directory itself is held: its listing comes from the held inode.
     return this.#at("readdir", path, "read", false, async (_root, dir) => {
       const names: string[] = [];
-      for await (const e of Deno.readDir(dir.self)) names.push(e.name);
+      const hide = this.#virtual && path === "/" ? RESERVED_NAME : undefined;
+      for await (const e of Deno.readDir(dir.self)) if (e.name !== hide) names.push(e.name);
       const found: (DirEntry | undefined)[] = new Array(names.length);
       await forEachLimited(names, LISTING_CONCURRENCY, async (entry, i) => {
         try {
@@ -650,6 +776,7 @@ export class VRootFsBackend extends Layerable
       if (name === "") throw fsError("EISDIR", op, path);
       const bytes = data.slice();
       const createNew = options?.createNew === true;
+      const mode = (options?.mode ?? 0o644) & 0o7777;
       const { file, created } = await this.#openAt(root, dir, name, path, op, {
         read: false,
         write: true,
@@ -657,11 +784,11 @@ export class VRootFsBackend extends Layerable
         truncate: true,
         create: createNew || options?.create !== false,
         createNew,
-        mode: (options?.mode ?? 0o644) & 0o7777,
+        mode: this.#hostMode(mode, 0o644),
         allowDir: false,
       });
       try {
-        if (created) await this.#owner(dir.child(name), options, await file.stat());
+        if (created) await this.#created(dir.child(name), options, await file.stat(), mode);
         await writeAll(file, bytes);
       } finally {
         file.close();
@@ -677,15 +804,16 @@ export class VRootFsBackend extends Layerable
     return this.#at(op, path, "write", false, async (root, dir, name) => {
       if (name === "") throw fsError("EEXIST", op, path);
       const mode = (options?.mode ?? 0o755) & 0o1777;
+      const hostMode = this.#hostMode(mode, 0o755);
       const host = dir.child(name);
-      await Deno.mkdir(host, { mode: mode & 0o777 });
+      await Deno.mkdir(host, { mode: hostMode & 0o777 });
       this.#changed.markEntry(path, split(path).parent);
       const info = await Deno.lstat(host);
-      const wanted = mode | ((info.mode ?? 0) & 0o2000);
+      const wanted = hostMode | ((info.mode ?? 0) & 0o2000);
       if (((info.mode ?? 0) & 0o7777) !== wanted) {
         await this.#chmodAt(root, dir, name, wanted, info);
       }
-      await this.#owner(host, options, info);
+      await this.#created(host, options, info, mode);
     });
   }
 
@@ -696,8 +824,10 @@ export class VRootFsBackend extends Layerable
       if (name === "") throw fsError("EISDIR", op, path);
       const host = dir.child(name);
       // Deno.remove would rmdir an empty directory; unlink(2) must not.
-      if ((await Deno.lstat(host)).isDirectory) throw fsError("EISDIR", op, path);
+      const info = await Deno.lstat(host);
+      if (info.isDirectory) throw fsError("EISDIR", op, path);
       await Deno.remove(host);
+      this.#removed(info);
       this.#changed.mark(split(path).parent);
     });
   }
@@ -708,8 +838,10 @@ export class VRootFsBackend extends Layerable
     return this.#at(op, path, "write", false, async (_root, dir, name) => {
       if (name === "") throw fsError("EBUSY", op, path);
       const host = dir.child(name);
-      if (!(await Deno.lstat(host)).isDirectory) throw fsError("ENOTDIR", op, path);
+      const info = await Deno.lstat(host);
+      if (!info.isDirectory) throw fsError("ENOTDIR", op, path);
       await Deno.remove(host);
+      this.#removed(info);
       this.#changed.mark(split(path).parent);
     });
   }
@@ -718,7 +850,19 @@ export class VRootFsBackend extends Layerable
   rename(from: string, to: string): Promise<void> {
     return this.#at2("rename", from, to, async (_root, a, aName, b, bName) => {
       if (aName === "" || bName === "") throw fsError("EBUSY", "rename", from, { dest: to });
+      let replaced: Deno.FileInfo | undefined;
+      if (this.#owners) {
+        try {
+          replaced = await Deno.lstat(b.child(bName));
+        } catch (e) {
+          if (!(e instanceof Deno.errors.NotFound)) throw e;
+        }
+      }
       await Deno.rename(a.child(aName), b.child(bName));
+      if (replaced) {
+        const moved = await Deno.lstat(b.child(bName));
+        if (moved.ino !== replaced.ino || moved.dev !== replaced.dev) this.#removed(replaced);
+      }
       this.#changed.moved(from, to);
       this.#changed.mark(split(from).parent);
       this.#changed.mark(split(to).parent);
@@ -773,6 +917,7 @@ export class VRootFsBackend extends Layerable
       }
       if (name === "") throw fsError("EISDIR", op, path);
       const bytes = data.slice();
+      const mode = (options?.mode ?? 0o644) & 0o7777;
       const { file, created } = await this.#openAt(root, dir, name, path, op, {
         read: false,
         write: true,
@@ -780,11 +925,11 @@ export class VRootFsBackend extends Layerable
         truncate: false,
         create: true,
         createNew: false,
-        mode: (options?.mode ?? 0o644) & 0o7777,
+        mode: this.#hostMode(mode, 0o644),
         allowDir: false,
       });
       try {
-        if (created) await this.#owner(dir.child(name), options, await file.stat());
+        if (created) await this.#created(dir.child(name), options, await file.stat(), mode);
         await writeAll(file, bytes);
       } finally {
         file.close();
@@ -809,14 +954,14 @@ export class VRootFsBackend extends Layerable
         } catch (e) {
           if (!(e instanceof Deno.errors.NotFound)) throw e;
         }
-        const { file: target } = await this.#openAt(root, b, bName, to, op, {
+        const { file: target, created } = await this.#openAt(root, b, bName, to, op, {
           read: false,
           write: true,
           append: false,
           truncate: true,
           create: true,
           createNew: false,
-          mode: perms,
+          mode: this.#hostMode(perms, 0o644),
           allowDir: false,
         });
         try {
@@ -826,7 +971,15 @@ export class VRootFsBackend extends Layerable
             if (n === null) break;
             await writeAll(target, buf.subarray(0, n));
           }
-          if ((((await target.stat()).mode ?? 0) & 0o7777) !== perms) {
+          const written = await target.stat();
+          if (this.#owners) {
+            const before = this.#owners.get(written);
+            this.#owners.set(written, {
+              mode: this.#describe(info).mode & 0o7777,
+              uid: before?.uid ?? (created ? this.#uid : written.uid ?? 0),
+              gid: before?.gid ?? (created ? this.#gid : written.gid ?? 0),
+            });
+          } else if (((written.mode ?? 0) & 0o7777) !== perms) {
             await this.#chmodAt(root, b, bName, perms);
           }
         } finally {
@@ -866,7 +1019,7 @@ export class VRootFsBackend extends Layerable
       const host = dir.child(name);
       await Deno.symlink(target, host);
       this.#changed.mark(split(path).parent);
-      await this.#owner(host, options, await Deno.lstat(host));
+      await this.#created(host, options, await Deno.lstat(host), 0o777);
     });
   }
 
@@ -896,19 +1049,49 @@ export class VRootFsBackend extends Layerable
       if (!Number.isInteger(mode)) {
         throw fsError("EINVAL", "chmod", path, { reason: `bad mode ${mode}` });
       }
+      const owners = this.#owners;
+      if (owners) {
+        const info = name === "" ? await root.statRoot() : await Deno.lstat(dir.child(name));
+        if (info.isSymlink) {
+          throw fsError("ENOTSUP", "chmod", path, {
+            reason: "the mode of a symbolic link cannot be changed",
+          });
+        }
+        const now = this.#describe(info);
+        owners.set(info, { mode: mode & 0o7777, uid: now.uid, gid: now.gid });
+        return;
+      }
       if (name === "") await Deno.chmod(root.real, mode & 0o7777);
       else await this.#chmodAt(root, dir, name, mode & 0o7777);
       this.#changed.mark(path);
     });
   }
 
-  /** Set owner and/or group of the entry itself (`lchown`; needs root or `CAP_CHOWN` on the host). */
+  /**
+   * Set owner and/or group of the entry itself (`lchown`; needs root or
+   * `CAP_CHOWN` on the host, except with virtual ownership). As on Linux,
+   * this clears the set-user-ID bit of a non-directory, and its
+   * set-group-ID bit when it is group-executable.
+   */
   chown(path: string, uid: number | null, gid: number | null): Promise<void> {
     return this.#at("chown", path, "write", false, async (root, dir, name) => {
       if ((uid !== null && !isId(uid)) || (gid !== null && !isId(gid))) {
         throw fsError("EINVAL", "chown", path, { reason: `bad owner ${uid}:${gid}` });
       }
-      await fsp.lchown(name === "" ? root.real : dir.child(name), uid ?? -1, gid ?? -1);
+      const host = name === "" ? root.real : dir.child(name);
+      const owners = this.#owners;
+      if (owners) {
+        const info = await Deno.lstat(host);
+        const now = this.#describe(info);
+        let perms = now.mode & 0o7777;
+        if (!info.isDirectory) {
+          perms &= ~0o4000;
+          if (perms & 0o010) perms &= ~0o2000;
+        }
+        owners.set(info, { mode: perms, uid: uid ?? now.uid, gid: gid ?? now.gid });
+        return;
+      }
+      await fsp.lchown(host, uid ?? -1, gid ?? -1);
       this.#changed.mark(path);
     });
   }
@@ -942,6 +1125,7 @@ export class VRootFsBackend extends Layerable
    */
   async sync(): Promise<void> {
     for (const handle of this.#writers) await handle.sync();
+    this.#owners?.checkpoint();
     await forEachLimited(this.#changed.take(), LISTING_CONCURRENCY, async (p) => {
       try {
         await this.fsync(p);
@@ -1002,6 +1186,7 @@ export class VRootFsBackend extends Layerable
       if (options.truncate && !write) {
         throw fsError("EINVAL", op, path, { reason: "truncate needs write or append" });
       }
+      const mode = (options.mode ?? 0o644) & 0o7777;
       let opened: { file: Deno.FsFile; created: boolean };
       if (name === "") {
         if (options.createNew) throw fsError("EEXIST", op, path);
@@ -1015,12 +1200,12 @@ export class VRootFsBackend extends Layerable
           truncate: options.truncate === true,
           create,
           createNew: options.createNew === true,
-          mode: (options.mode ?? 0o644) & 0o7777,
+          mode: this.#hostMode(mode, 0o644),
           allowDir: true,
         });
       }
       if (opened.created) {
-        await this.#owner(dir.child(name), options, await opened.file.stat());
+        await this.#created(dir.child(name), options, await opened.file.stat(), mode);
         this.#changed.markEntry(path, split(path).parent);
       } else if (options.truncate) {
         this.#changed.mark(path);

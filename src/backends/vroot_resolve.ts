@@ -152,6 +152,8 @@ export class HostRoot {
   readonly ino: number;
   /** Anchored strategy: a descriptor of the root, held until {@linkcode HostRoot.close}. */
   #rootFd: number;
+  /** Descriptors of private directories handed out by {@linkcode HostRoot.privateDir}. */
+  #privateFds: number[] = [];
 
   private constructor(
     given: string,
@@ -345,11 +347,49 @@ export class HostRoot {
     return this.containment !== "anchored";
   }
 
+  /**
+   * The host directory path of a private directory `name` at the top of
+   * the root (made with mode 0o700 when missing), for the backend's own
+   * files. It must be a real directory, not a symbolic link. Anchored, the
+   * path goes through a descriptor held until {@linkcode HostRoot.close},
+   * so the files in it cannot be redirected either.
+   */
+  async privateDir(name: string): Promise<string> {
+    const top = await this.hold("/");
+    try {
+      try {
+        await Deno.mkdir(top.child(name), { mode: 0o700 });
+      } catch (e) {
+        if (!(e instanceof Deno.errors.AlreadyExists)) throw e;
+      }
+      const entry = await this.identify(top, name);
+      try {
+        if (entry.type !== "dir") {
+          throw fsError("ENOTDIR", "VRootFsBackend", `/${name}`, {
+            reason: "the name is reserved for the backend's own files and must be a directory",
+          });
+        }
+      } catch (e) {
+        await this.closeEntry(entry);
+        throw e;
+      }
+      if (this.containment === "anchored" && IS_LINUX) {
+        this.#privateFds.push(entry.fd);
+        return procPath(entry.fd);
+      }
+      await this.closeEntry(entry);
+      return `${this.real}/${name}`;
+    } finally {
+      await top.release();
+    }
+  }
+
   /** Release the root descriptor; later operations fail with `EBADF`. */
   async close(): Promise<void> {
-    const fd = this.#rootFd;
+    const fds = [this.#rootFd, ...this.#privateFds];
     this.#rootFd = -1;
-    if (fd >= 0) await closeFd(fd);
+    this.#privateFds = [];
+    for (const fd of fds) if (fd >= 0) await closeFd(fd);
   }
 }
 

@@ -10,10 +10,10 @@ import { conformanceSuite } from "../../src/testing/conformance.ts";
 import { differentialTest } from "../../src/testing/differential_suite.ts";
 import type { ConformanceSubject } from "../../src/testing/kit.ts";
 
-function subject(containment: Containment) {
+function subject(containment: Containment, virtualOwnership = false) {
   return async (): Promise<ConformanceSubject> => {
     const dir = await Deno.makeTempDir({ prefix: "anyfs_vroot_kit_" });
-    const backend = await VRootFsBackend.open(dir, { containment });
+    const backend = await VRootFsBackend.open(dir, { containment, virtualOwnership });
     return {
       fs: new FileStorage(backend),
       capabilities: capabilitiesOf(backend),
@@ -39,4 +39,8 @@ for (const containment of ["anchored", "checked"] as const) {
       },
     });
   }, { seed: containment === "anchored" ? 1 : 2, ops: 2000 });
+  // Mode, owner and group kept in the sidecar database instead of the host.
+  conformanceSuite(`VRootFsBackend (${containment}, virtual ownership)`, {
+    subject: subject(containment, true),
+  });
 }
