@@ -1,9 +1,10 @@
 // The observability and cache middleware, configured permissively, must be
 // invisible: the whole conformance kit passes through each of them on
-// MemoryBackend. DryRun has no such configuration (not writing is what it
-// does), so its own tests pin it instead.
+// MemoryBackend. DryRun passes it when simulating; by default not writing is
+// what it does, and its own tests pin that.
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { Cache } from "../../src/middleware/cache.ts";
+import { DryRun } from "../../src/middleware/dry_run.ts";
 import { Metrics } from "../../src/middleware/metrics.ts";
 import { BackendStack } from "../../src/middleware/stack.ts";
 import { Tracing } from "../../src/middleware/tracing.ts";
@@ -33,4 +34,10 @@ conformanceSuite("BackendStack: cache under tracing and metrics over MemoryBacke
     .traced({ audit: () => {} })
     .metered()
     .build();
+});
+
+// Simulating, a dry run is a full file system (an overlay in memory over the
+// wrapped backend) that never writes to what it wraps.
+conformanceSuite("DryRun(simulate) over MemoryBackend", () => {
+  return new DryRun(new MemoryBackend(), { simulate: true });
 });

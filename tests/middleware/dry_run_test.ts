@@ -6,6 +6,7 @@ import { capabilitiesOf } from "../../src/core/backend.ts";
 import { DryRun } from "../../src/middleware/dry_run.ts";
 import { BackendStack } from "../../src/middleware/stack.ts";
 import { FileStorage } from "../../src/storage/file_storage.ts";
+import { coreOnly } from "../fixtures/core_only.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -191,4 +192,56 @@ Deno.test("innermost in a stack, policies above still refuse (and nothing is rec
   await filtered.writeFile("/ok", enc.encode("1"));
   assert.deepEqual(dry.operations().map((o) => o.path), ["/ok"]);
   assert.deepEqual(capabilitiesOf(dry), capabilitiesOf(memory));
+});
+
+Deno.test("simulate: reads see the simulated changes, errors are real, the backend untouched", async () => {
+  const memory = await populated();
+  const before = await tree(memory);
+  const dry = new DryRun(memory, { simulate: true });
+  const fs = new FileStorage(dry);
+  await fs.mkdir("/out/logs", { recursive: true });
+  await fs.writeTextFile("/out/logs/today.txt", "hello");
+  await fs.writeTextFile("/docs/a.txt", "rewritten");
+  await fs.rename("/docs/a.txt", "/docs/b.txt");
+  await fs.remove("/empty");
+  assert.equal(await fs.readTextFile("/out/logs/today.txt"), "hello");
+  assert.equal(await fs.readTextFile("/docs/b.txt"), "rewritten");
+  assert.equal(await fs.exists("/docs/a.txt"), false);
+  assert.equal(await fs.exists("/empty"), false);
+  // The real error, and nothing recorded for it.
+  await assert.rejects(dry.mkdir("/out"), { code: "EEXIST" });
+  await assert.rejects(dry.rmdir("/out"), { code: "ENOTEMPTY" });
+  assert.deepEqual(dry.operations().map((o) => `${o.op} ${o.path}`), [
+    "mkdir /out",
+    "mkdir /out/logs",
+    "writeFile /out/logs/today.txt",
+    "writeFile /docs/a.txt",
+    "rename /docs/a.txt",
+    "rmdir /empty",
+  ]);
+  const h = await dry.open("/out/logs/today.txt", { read: true, write: true });
+  await h.write(enc.encode("J"), 0);
+  assert.equal(dec.decode(await h.read(0, 10)), "Jello");
+  await h.truncate(2);
+  await h.close();
+  assert.equal(await fs.readTextFile("/out/logs/today.txt"), "Je");
+  assert.deepEqual(dry.operations().slice(-3).map((o) => [o.op, o.bytes]), [
+    ["open", undefined],
+    ["handle.write", 1],
+    ["handle.truncate", undefined],
+  ]);
+  assert.deepEqual(await tree(memory), before, "the backend is untouched");
+  assert.equal(dec.decode(await memory.readFile("/docs/a.txt")), "original");
+  assert.equal(capabilitiesOf(dry).has("inodes"), false);
+  await assert.rejects(dry.statIno(1), { code: "ENOTSUP" });
+});
+
+Deno.test("without the capability, a recorded feature is ENOTSUP in both modes", async () => {
+  const core = new MemoryBackend();
+  for (const simulate of [false, true]) {
+    const dry = new DryRun(coreOnly(core), { simulate });
+    await assert.rejects(dry.symlink("a", "/l"), { code: "ENOTSUP" });
+    await assert.rejects(dry.chmod("/", 0o700), { code: "ENOTSUP" });
+    assert.deepEqual(dry.operations(), []);
+  }
 });
