@@ -1,0 +1,254 @@
+/**
+ * `anyfs mount`: serve a backend stack as a real directory in the
+ * foreground until Ctrl+C, SIGTERM or `anyfs unmount`.
+ *
+ * @module
+ */
+
+import { isAvailable } from "../mount/availability.ts";
+import { MountError } from "../mount/errors.ts";
+import { mount, type MountHandle } from "../mount/handle.ts";
+import type { MountOptions } from "../mount/options.ts";
+import { isNotConnected } from "../mount/system.ts";
+import { HELP_OPTION, parseCommandArgs } from "./args.ts";
+import { looksLikeBackendSpec, parseBackendSpec } from "./backend_spec.ts";
+import { type Command, help } from "./command.ts";
+import { CliError, EXIT_FAILURE, EXIT_OK, UsageError } from "./errors.ts";
+import { MOUNT_HELP } from "./help.ts";
+import { absoluteHostPath, isInside, lstatOrUndefined } from "./host_paths.ts";
+import { startLiveStats } from "./live_stats.ts";
+import { buildStack, MIDDLEWARE_OPTIONS, parseMiddlewareFlags } from "./middleware_flags.ts";
+import { registerMount } from "./mount_registry.ts";
+import { openBackend } from "./open_backend.ts";
+import { parseCachePolicy, parseId, parseSeconds } from "./option_values.ts";
+import type { CliContext } from "./output.ts";
+
+const MOUNT_OPTIONS = {
+  ...HELP_OPTION,
+  ...MIDDLEWARE_OPTIONS,
+  "read-only": { type: "boolean" },
+  "allow-other": { type: "boolean" },
+  uid: { type: "string" },
+  gid: { type: "string" },
+  cache: { type: "string" },
+  "entry-timeout": { type: "string" },
+  "attr-timeout": { type: "string" },
+  "fs-name": { type: "string" },
+  "writeback-cache": { type: "boolean" },
+  debug: { type: "boolean" },
+  stats: { type: "boolean" },
+} as const;
+
+/** The file system name `mount` and `df` show: the spec, made safe for libfuse's `-o`. */
+function fsNameFor(label: string): string {
+  // libfuse splits -o on commas and treats backslashes as escapes.
+  return label.replace(/,/g, "+").replace(/[\\\0]/g, "_");
+}
+
+async function checkMountPoint(path: string): Promise<void> {
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = await lstatOrUndefined(path);
+  } catch (e) {
+    // A dead FUSE mount: mount() cleans it up and says so.
+    if (isNotConnected(e)) return;
+    throw e;
+  }
+  if (!info) {
+    throw new CliError(`mount point ${path} does not exist`, `create it first: mkdir -p ${path}`);
+  }
+  const target = info.isSymlink ? await Deno.stat(path) : info;
+  if (!target.isDirectory) {
+    throw new CliError(
+      `mount point ${path} is not a directory`,
+      "mount on an (empty) directory",
+    );
+  }
+}
+
+/** Wait for SIGINT or SIGTERM; `dispose()` removes the listeners. */
+function signalWaiter(): { signal: Promise<Deno.Signal>; dispose(): void; next(): Promise<void> } {
+  let deliver: (s: Deno.Signal) => void = () => {};
+  let again: () => void = () => {};
+  let count = 0;
+  const signal = new Promise<Deno.Signal>((resolve) => (deliver = resolve));
+  const second = new Promise<void>((resolve) => (again = resolve));
+  const onInt = () => (count++ === 0 ? deliver("SIGINT") : again());
+  const onTerm = () => (count++ === 0 ? deliver("SIGTERM") : again());
+  Deno.addSignalListener("SIGINT", onInt);
+  Deno.addSignalListener("SIGTERM", onTerm);
+  return {
+    signal,
+    next: () => second,
+    dispose() {
+      // A listener keeps the process alive: remove both when done.
+      Deno.removeSignalListener("SIGINT", onInt);
+      Deno.removeSignalListener("SIGTERM", onTerm);
+    },
+  };
+}
+
+async function unmountOnSignal(
+  handle: MountHandle,
+  ctx: CliContext,
+  nextSignal: Promise<void>,
+): Promise<void> {
+  try {
+    await Promise.race([handle.unmount(), nextSignal.then(() => handle.unmount({ force: true }))]);
+  } catch (e) {
+    if (!(e instanceof MountError) || e.kind !== "MountPointBusy") throw e;
+    await ctx.stderr.write(
+      `anyfs: ${handle.mountPoint} is in use (open files or a shell inside it); detaching it ` +
+        `now, it goes away when the last user leaves\n`,
+    );
+    await handle.unmount({ force: true });
+  }
+}
+
+/** `anyfs mount`. */
+export const mountCommand: Command = {
+  name: "mount",
+  summary: "Mount a backend as a directory",
+  help: MOUNT_HELP,
+  async run(args: string[], ctx: CliContext): Promise<number> {
+    const { values, positionals } = parseCommandArgs("mount", args, MOUNT_OPTIONS, {
+      min: 1,
+      max: 2,
+      names: ["mount point", "backend"],
+    });
+    if (values.help) return await help(ctx, MOUNT_HELP);
+    let [mountPointText, specText = "mem:"] = positionals;
+    // `anyfs mount ./drive.db /mnt/x` reads naturally too: a mount point is never a spec.
+    if (
+      positionals.length === 2 && looksLikeBackendSpec(mountPointText) &&
+      !looksLikeBackendSpec(specText)
+    ) {
+      [mountPointText, specText] = [specText, mountPointText];
+    }
+    if (mountPointText === "") throw new UsageError("mount: missing mount point", "mount");
+    const spec = parseBackendSpec(specText, "mount");
+    const settings = parseMiddlewareFlags(values, "mount");
+    const fsName = values["fs-name"];
+    if (fsName !== undefined && (fsName === "" || /[,\\\0]/.test(fsName))) {
+      throw new UsageError(
+        `bad value '${fsName}' for --fs-name: it must be non-empty, without ',' or '\\'`,
+        "mount",
+      );
+    }
+    const options: MountOptions = {
+      readOnly: values["read-only"] === true,
+      allowOther: values["allow-other"] === true,
+      uid: values.uid === undefined ? undefined : parseId(values.uid, "--uid", "mount"),
+      gid: values.gid === undefined ? undefined : parseId(values.gid, "--gid", "mount"),
+      cache: values.cache === undefined
+        ? undefined
+        : parseCachePolicy(values.cache, "--cache", "mount"),
+      entryTimeout: values["entry-timeout"] === undefined
+        ? undefined
+        : parseSeconds(values["entry-timeout"], "--entry-timeout", "mount"),
+      attrTimeout: values["attr-timeout"] === undefined
+        ? undefined
+        : parseSeconds(values["attr-timeout"], "--attr-timeout", "mount"),
+      writebackCache: values["writeback-cache"] === true,
+      debug: values.debug === true,
+      // The CLI unmounts on signals itself, then exits 0 (the library would exit 130/143).
+      handleSignals: false,
+    };
+
+    const mountPoint = absoluteHostPath(mountPointText);
+    // Before anything is opened or created: no drive file is left behind when mounting cannot work.
+    const availability = isAvailable();
+    if (!availability.available) {
+      throw new CliError(`cannot mount: ${availability.reason}`, availability.fix);
+    }
+    await checkMountPoint(mountPoint);
+    if (settings.traceFile !== undefined && isInside(settings.traceFile, mountPoint)) {
+      throw new CliError(
+        `the trace file ${settings.traceFile} is inside the mount point ${mountPoint}`,
+        "put it outside: writing it would wait on the very mount it records",
+      );
+    }
+
+    const opened = await openBackend(spec, { create: true });
+    try {
+      for (const p of opened.hostPaths) {
+        if (isInside(p, mountPoint) || isInside(mountPoint, p)) {
+          throw new CliError(
+            `the backend's ${p} and the mount point ${mountPoint} overlap`,
+            "keep the drive outside the directory it is mounted on",
+          );
+        }
+      }
+      const stack = await buildStack(opened.backend, settings);
+      try {
+        return await serve(
+          ctx,
+          stack.backend,
+          mountPoint,
+          {
+            ...options,
+            fsName: fsName ?? fsNameFor(opened.label),
+          },
+          opened.label,
+          [
+            ...(options.readOnly ? ["read-only"] : []),
+            ...stack.layers,
+          ],
+          values.stats === true,
+        );
+      } finally {
+        await stack.close();
+      }
+    } finally {
+      await opened.close();
+    }
+  },
+};
+
+async function serve(
+  ctx: CliContext,
+  backend: Parameters<typeof mount>[0],
+  mountPoint: string,
+  options: MountOptions,
+  label: string,
+  layers: string[],
+  stats: boolean,
+): Promise<number> {
+  const handle = await mount(backend, mountPoint, options);
+  const signals = signalWaiter();
+  const unregister = await registerMount({
+    mountPoint,
+    backend: label,
+    layers,
+    pid: Deno.pid,
+    started: new Date().toISOString(),
+  });
+  const ticker = stats ? startLiveStats(ctx.stderr, () => handle.stats) : undefined;
+  try {
+    const described = layers.length ? `${label} (${layers.join(", ")})` : label;
+    await ctx.stdout.write(
+      `anyfs: mounted ${described} at ${mountPoint}; stop with Ctrl+C or ` +
+        `'anyfs unmount ${mountPoint}'\n`,
+    );
+    const first = await Promise.race([
+      handle.finished.then(() => undefined),
+      signals.signal,
+    ]);
+    if (first !== undefined) await unmountOnSignal(handle, ctx, signals.next());
+    const end = await handle.finished;
+    if (end.reason === "error") {
+      await ctx.stderr.write(
+        `anyfs: mount: the mount at ${mountPoint} failed: ${
+          end.error?.message ?? "unknown error"
+        }\n`,
+      );
+      return EXIT_FAILURE;
+    }
+    return EXIT_OK;
+  } finally {
+    await ticker?.stop();
+    signals.dispose();
+    await unregister();
+    if (handle.mounted) await handle.unmount({ force: true }).catch(() => {});
+  }
+}
