@@ -735,6 +735,8 @@ export class Overlay extends Layerable
       state = await this.#upperState(path);
     }
     if (state.kind !== "entry") throw fsError("ENOENT", "copyup", path);
+    // An upper non-directory shadows whatever the lower layer has there.
+    if (state.meta.type !== "dir") return;
     const lower = await this.#mergedLower(path, state.meta);
     if (lower === undefined) return;
     const upperNames = new Set<string>();

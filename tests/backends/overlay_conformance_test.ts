@@ -119,30 +119,42 @@ for (const [i, [lower, upper]] of pairs.entries()) {
 async function prefill(backend: Backend): Promise<void> {
   const fs = new FileStorage(backend);
   await fs.mkdir("/a/b", { recursive: true });
+  await fs.mkdir("/a/c/a", { recursive: true });
   await fs.mkdir("/b/c/a", { recursive: true });
   await fs.writeTextFile("/c", "lower c");
   await fs.writeTextFile("/a/a", "lower a/a");
   await fs.writeTextFile("/a/b/c", "lower a/b/c ".repeat(50));
+  await fs.writeTextFile("/a/c/a/b", "lower a/c/a/b");
+  await fs.writeTextFile("/a/c/b", "lower a/c/b");
   await fs.writeTextFile("/b/a", "");
   await fs.writeTextFile("/b/c/b", "lower b/c/b");
   await fs.symlink("a/b", "/b/b");
+  await fs.symlink("a", "/a/b/b");
   await fs.chmod("/a/a", 0o600);
   await fs.chmod("/b/c", 0o750);
 }
 
 // Against a MemoryBackend holding the same tree: every copy-up, whiteout,
 // opaque directory and merged listing must look exactly like a plain file
-// system that had the tree all along.
+// system that had the tree all along. And with the whole tree deleted
+// through the overlay first, against an empty MemoryBackend: every name
+// the run makes lands on a whiteout.
 for (const [i, [lowerKind, upperKind]] of pairs.entries()) {
-  for (const seed of [101 + i, 201 + i]) {
+  for (const [seed, deleted] of [[101 + i, false], [201 + i, false], [301 + i, true]] as const) {
+    const what = deleted ? "deleted" : "prefilled";
     Deno.test(
-      `differential › Overlay(${lowerKind} prefilled, ${upperKind}) against MemoryBackend (seed ${seed})`,
+      `differential › Overlay(${lowerKind} ${what}, ${upperKind}) against MemoryBackend (seed ${seed})`,
       async () => {
         const lower = layer(lowerKind);
         const upper = layer(upperKind);
         const reference = new MemoryBackend();
         await prefill(lower);
-        await prefill(reference);
+        if (deleted) {
+          const fs = new FileStorage(new Overlay(lower, upper));
+          for (const name of ["a", "b", "c"]) await fs.remove(`/${name}`, { recursive: true });
+        } else {
+          await prefill(reference);
+        }
         try {
           await runDifferential(
             new FileStorage(new Overlay(lower, upper)),

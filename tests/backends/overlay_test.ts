@@ -305,6 +305,23 @@ Deno.test("Overlay: renaming lower files and directories", async () => {
   assert.deepEqual(await dump(lower), before);
 });
 
+Deno.test("Overlay: renaming a directory where an upper entry shadows a lower subdirectory", async () => {
+  const lower = new MemoryBackend();
+  await lower.mkdir("/a");
+  await lower.mkdir("/a/b");
+  await lower.writeFile("/a/b/inside", enc.encode("hidden"));
+  await lower.writeFile("/a/f", enc.encode("f"));
+  const overlay = new Overlay(lower, new MemoryBackend());
+  const fs = new FileStorage(overlay);
+  await fs.remove("/a/b", { recursive: true });
+  await fs.symlink("f", "/a/b");
+  await fs.rename("/a", "/moved");
+  assert.deepEqual(await names(overlay, "/moved"), ["b", "f"]);
+  assert.equal(await fs.readLink("/moved/b"), "f");
+  assert.equal(await fs.readTextFile("/moved/b"), "f");
+  await rejects(overlay.lstat("/a"), "ENOENT");
+});
+
 Deno.test("Overlay: hard links to a lower file copy it up once and stay one file", async () => {
   const lower = new MemoryBackend();
   await lower.writeFile("/f", enc.encode("one"));
