@@ -12,6 +12,7 @@ import { SqliteBackend } from "../../src/backends/sqlite.ts";
 import { type Backend, supports } from "../../src/core/backend.ts";
 import { S_IFCHR, S_IFIFO } from "../../src/core/types.ts";
 import { FileStorage } from "../../src/storage/file_storage.ts";
+import { runDifferential } from "../../src/testing/differential.ts";
 import { coreOnly } from "../fixtures/core_only.ts";
 
 const enc = new TextEncoder();
@@ -418,6 +419,50 @@ Deno.test("Overlay: deletions, writes and inode numbers persist when a SqliteBac
     } finally {
       upper.close();
     }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Overlay: random changes survive reopening a SqliteBackend upper, again and again", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anyfs_overlay_reopen_" });
+  try {
+    const file = `${dir}/upper.anyfs`;
+    const lower = new MemoryBackend({ uid: 0, gid: 0 });
+    const reference = new MemoryBackend({ uid: 0, gid: 0 });
+    for (const b of [lower, reference]) {
+      const fs = new FileStorage(b);
+      await fs.mkdir("/a/b", { recursive: true });
+      await fs.mkdir("/b/c", { recursive: true });
+      await fs.writeTextFile("/a/a", "lower a/a");
+      await fs.writeTextFile("/a/b/c", "lower a/b/c");
+      await fs.writeTextFile("/c", "lower c");
+      await fs.symlink("a", "/b/a");
+    }
+    const lowerBefore = await dump(lower);
+    for (let round = 0; round < 5; round++) {
+      const upper = SqliteBackend.open(file);
+      const overlay = new Overlay(lower, upper);
+      try {
+        await runDifferential(new FileStorage(overlay), new FileStorage(reference), {
+          seed: 500 + round,
+          ops: 400,
+          capabilities: ["symlinks", "hardlinks", "permissions"],
+        });
+        const view = await dump(overlay);
+        upper.close();
+        const again = SqliteBackend.open(file);
+        try {
+          assert.deepEqual(await dump(new Overlay(lower, again)), view, `round ${round}`);
+          assert.deepEqual(again.integrityCheck(), ["ok"]);
+        } finally {
+          again.close();
+        }
+      } finally {
+        upper.close();
+      }
+    }
+    assert.deepEqual(await dump(lower), lowerBefore);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
