@@ -63,6 +63,7 @@ import {
   supports,
   type WriteFileOptions,
 } from "../core/backend.ts";
+import { tryLstat } from "../core/derive.ts";
 import { fsError } from "../core/errors.ts";
 import { parentPath } from "../core/path.ts";
 import type { DirEntry, Metadata } from "../core/types.ts";
@@ -541,6 +542,27 @@ export class Cache<B extends Backend = Backend> extends Middleware<B> {
   /** From the cache when it holds the entry; a copy either way. */
   override async lstat(path: string): Promise<Metadata> {
     return { ...(await this.#meta(path)) };
+  }
+
+  /** As {@linkcode Cache.lstat}, but `null` for a missing name (probed without an Error). */
+  override async tryLstat(path: string): Promise<Metadata | null> {
+    if (this.options.metadata) {
+      const hit = this.#get("m" + path);
+      if (hit) {
+        this.#hits++;
+        return { ...(hit.value as Metadata) };
+      }
+    }
+    this.#misses++;
+    const start = this.#begin();
+    try {
+      const meta = await tryLstat(this.inner, path);
+      if (meta === null) return null;
+      if (this.options.metadata) this.#storeMeta(path, meta, start);
+      return { ...meta };
+    } finally {
+      this.#end();
+    }
   }
 
   /** From the cache when it holds the listing; a copy either way. */

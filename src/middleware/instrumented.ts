@@ -18,6 +18,7 @@ import type {
   SetXattrOptions,
   WriteFileOptions,
 } from "../core/backend.ts";
+import { tryLstat } from "../core/derive.ts";
 import type { DirEntry, Metadata, StatFs } from "../core/types.ts";
 import { HandleWrapper, Middleware } from "./middleware.ts";
 
@@ -77,6 +78,15 @@ export const WRITE_OPERATIONS: ReadonlySet<InstrumentedOperation> = new Set<
   InstrumentedOperation
 >(["writeFile", "appendFile", "setXattr", "handle.write"]);
 
+/**
+ * What a `tryLstat` probe that found nothing is reported as: an `lstat`
+ * failing with `ENOENT` (no Error is built for it).
+ */
+export const PROBE_MISSED: { readonly code: "ENOENT"; readonly message: string } = {
+  code: "ENOENT",
+  message: "No such file or directory",
+};
+
 /** The `code` of an error (`"EIO"` for an error without one). */
 export function errorCodeOf(error: unknown): string {
   const code = (error as { code?: unknown } | null)?.code;
@@ -126,7 +136,8 @@ export abstract class Instrumented<B extends Backend = Backend> extends Middlewa
    * `rename`, `link` and `copyFile` (and the target of `symlink`), `bytes`
    * the data written ({@linkcode WRITE_OPERATIONS}) or the length asked
    * for (`read`, `handle.read`), else 0. Must return what `run()` returns
-   * and throw what it throws.
+   * and throw what it throws. An `lstat` resolving to `null` was a
+   * `tryLstat` probe that found nothing.
    */
   protected abstract observe<T>(
     operation: InstrumentedOperation,
@@ -151,6 +162,14 @@ export abstract class Instrumented<B extends Backend = Backend> extends Middlewa
   /** Observed, then forwarded. */
   override lstat(path: string): Promise<Metadata> {
     return this.observe("lstat", path, undefined, 0, () => super.lstat(path));
+  }
+  /**
+   * Observed as an `lstat` (whose result is `null` when nothing is there:
+   * subclasses report that as `ENOENT`, see {@linkcode PROBE_MISSED}), then
+   * forwarded as a probe, so no Error is built for a missing name.
+   */
+  override tryLstat(path: string): Promise<Metadata | null> {
+    return this.observe("lstat", path, undefined, 0, () => tryLstat(this.inner, path));
   }
   /** Observed, then forwarded. */
   override readDir(path: string): Promise<DirEntry[]> {

@@ -30,6 +30,7 @@ import {
   errorCodeOf,
   Instrumented,
   type InstrumentedOperation,
+  PROBE_MISSED,
   READ_OPERATIONS,
   WRITE_OPERATIONS,
 } from "./instrumented.ts";
@@ -242,7 +243,8 @@ export class Metrics<B extends Backend = Backend> extends Instrumented<B> {
     }
     return promise.then(
       (result) => {
-        this.#count(operation, t0, undefined);
+        // A tryLstat probe that found nothing counts as lstat's ENOENT.
+        this.#count(operation, t0, result === null ? PROBE_MISSED : undefined);
         if (READ_OPERATIONS.has(operation)) this.#bytesRead += (result as Uint8Array).length;
         else if (WRITE_OPERATIONS.has(operation)) this.#bytesWritten += bytes;
         return result;

@@ -53,6 +53,7 @@ import {
   InstrumentedHandle,
   type InstrumentedOperation,
   type ObserveHandle,
+  PROBE_MISSED,
   READ_OPERATIONS,
   WRITE_OPERATIONS,
 } from "./instrumented.ts";
@@ -234,7 +235,7 @@ export class Tracing<B extends Backend = Backend> extends Instrumented<B> {
         span.setAttribute("error.type", code!);
         span.setStatus({
           code: SpanStatusCode.ERROR,
-          message: error instanceof Error ? error.message : String(error),
+          message: String((error as { message?: unknown } | null)?.message ?? error),
         });
       } else {
         span.setAttribute("anyfs.result", "ok");
@@ -290,6 +291,11 @@ export class Tracing<B extends Backend = Backend> extends Instrumented<B> {
     } catch (e) {
       this.#finish(span, t0, operation, path, dest, undefined, e ?? "error");
       throw e;
+    }
+    if (result === null && operation === "lstat") {
+      // A tryLstat probe that found nothing.
+      this.#finish(span, t0, operation, path, dest, undefined, PROBE_MISSED);
+      return result;
     }
     const moved = READ_OPERATIONS.has(operation)
       ? (result as Uint8Array).length

@@ -610,3 +610,16 @@ Deno.test("a cache whose backend is replaced in a stack still only sees its own 
   two.clear();
   assert.equal(dec.decode(await two.readFile("/f")), "2");
 });
+
+Deno.test("tryLstat: cached like lstat, null for a missing name, fresh after a create", async () => {
+  const { counting, cache } = setup();
+  assert.equal(await cache.tryLstat("/f"), null);
+  await cache.writeFile("/f", bytes("x"));
+  assert.equal((await cache.tryLstat("/f"))?.size, 1);
+  counting.reset();
+  const meta = await cache.tryLstat("/f");
+  assert.equal(meta?.size, 1);
+  assert.equal(counting.calls.lstat, undefined, "served from the cache");
+  meta!.size = 42;
+  assert.equal((await cache.lstat("/f")).size, 1, "a copy");
+});

@@ -229,3 +229,11 @@ Deno.test("serve() without --allow-net refuses with EACCES naming the flag", asy
   assert.equal(exit, 0, text);
   assert.match(text, /^EACCES .*--allow-net=127\.0\.0\.1:9464/);
 });
+
+Deno.test("a tryLstat probe that finds nothing counts as lstat's ENOENT", async () => {
+  const metrics = new Metrics(new MemoryBackend());
+  assert.equal(await metrics.tryLstat("/nothing"), null);
+  assert.ok(await metrics.tryLstat("/"));
+  assert.equal(metrics.snapshot().operations.lstat.count, 2);
+  assert.deepEqual(metrics.snapshot().operations.lstat.errors, { ENOENT: 1 });
+});

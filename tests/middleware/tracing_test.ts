@@ -276,3 +276,15 @@ Deno.test("Deno's built-in OpenTelemetry export (OTEL_DENO=true) carries the spa
   assert.equal(read.attributes["error.type"], "ENOENT");
   assert.equal(read.status?.code, 2);
 });
+
+Deno.test("a tryLstat probe is traced as lstat; one that finds nothing as ENOENT", async () => {
+  const { backend, named, records } = traced();
+  await backend.mkdir("/d");
+  assert.equal((await backend.tryLstat("/d"))?.type, "dir");
+  assert.equal(await backend.tryLstat("/nothing"), null);
+  const [found, missed] = named("anyfs.lstat");
+  assert.equal(found.attributes["anyfs.result"], "ok");
+  assert.equal(missed.attributes["error.type"], "ENOENT");
+  assert.equal(missed.status.code, 2);
+  assert.equal(records.at(-1)!.error, "ENOENT");
+});
