@@ -47,6 +47,7 @@ import {
   type SetXattrOptions,
   type WriteFileOptions,
 } from "../core/backend.ts";
+import { tryLstat } from "../core/derive.ts";
 import { fsError } from "../core/errors.ts";
 import { type DirEntry, type Metadata, S_IFREG, type StatFs } from "../core/types.ts";
 import { MemoryBackend } from "../backends/memory.ts";
@@ -228,6 +229,10 @@ export class DryRun<B extends Backend = Backend> extends Middleware<B> {
   /** From the simulation when simulating, else from the wrapped backend. */
   override lstat(path: string): Promise<Metadata> {
     return this.#simulation ? this.#simulation.lstat(path) : super.lstat(path);
+  }
+  /** As {@linkcode DryRun.lstat}, `null` for a missing name. */
+  override tryLstat(path: string): Promise<Metadata | null> {
+    return tryLstat(this.#simulation ?? this.inner, path);
   }
   /** From the simulation when simulating, else from the wrapped backend. */
   override readDir(path: string): Promise<DirEntry[]> {

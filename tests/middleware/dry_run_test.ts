@@ -245,3 +245,13 @@ Deno.test("without the capability, a recorded feature is ENOTSUP in both modes",
     assert.deepEqual(dry.operations(), []);
   }
 });
+
+Deno.test("tryLstat answers from what reads see in each mode", async () => {
+  const plain = new DryRun(new MemoryBackend());
+  await plain.writeFile("/f", enc.encode("x"));
+  assert.equal(await plain.tryLstat("/f"), null);
+  const simulating = new DryRun(new MemoryBackend(), { simulate: true });
+  await simulating.writeFile("/f", enc.encode("x"));
+  assert.equal((await simulating.tryLstat("/f"))?.size, 1);
+  assert.equal(await simulating.tryLstat("/g"), null);
+});
