@@ -273,21 +273,28 @@ export class Cache<B extends Backend = Backend> extends Middleware<B> {
     ino?: number,
     block = 0,
   ): void {
+    const { maxEntries, maxBytes } = this.options;
+    // Count the new entry before dropping the one it replaces: replacing
+    // the only entry of an inode must not forget the inode's names.
+    if (ino !== undefined) this.#inoEntries.set(ino, (this.#inoEntries.get(ino) ?? 0) + 1);
     const old = this.#lru.get(key);
     if (old) this.#remove(key, old);
+    if (bytes > maxBytes) {
+      // Could never stay: do not evict everything else for it.
+      if (ino !== undefined) this.#uncount(ino);
+      return;
+    }
     const expires = this.#ttl === undefined ? Infinity : this.#clock() + this.#ttl;
     this.#lru.set(key, { kind, value, bytes, expires, ino, block });
     this.#bytes += bytes;
     if (kind === "file" || kind === "block") this.#dataEntries++;
     if (ino !== undefined) {
-      this.#inoEntries.set(ino, (this.#inoEntries.get(ino) ?? 0) + 1);
       if (kind === "block") {
         let blocks = this.#inoBlocks.get(ino);
         if (!blocks) this.#inoBlocks.set(ino, blocks = new Set());
         blocks.add(block);
       }
     }
-    const { maxEntries, maxBytes } = this.options;
     while (this.#lru.size > maxEntries || this.#bytes > maxBytes) {
       const [oldestKey, oldest] = this.#lru.entries().next().value!;
       this.#remove(oldestKey, oldest);
@@ -302,6 +309,11 @@ export class Cache<B extends Backend = Backend> extends Middleware<B> {
     const ino = entry.ino;
     if (ino === undefined) return;
     if (entry.kind === "block") this.#inoBlocks.get(ino)?.delete(entry.block);
+    this.#uncount(ino);
+  }
+
+  /** One entry of `ino` fewer; at none, forget the inode's names. */
+  #uncount(ino: number): void {
     const left = (this.#inoEntries.get(ino) ?? 1) - 1;
     if (left > 0) {
       this.#inoEntries.set(ino, left);

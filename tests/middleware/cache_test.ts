@@ -623,3 +623,15 @@ Deno.test("tryLstat: cached like lstat, null for a missing name, fresh after a c
   meta!.size = 42;
   assert.equal((await cache.lstat("/f")).size, 1, "a copy");
 });
+
+Deno.test("two reads filling the same entry at once keep the inode's names known", async () => {
+  const memory = new MemoryBackend();
+  await memory.writeFile("/a", bytes("one"));
+  await memory.link("/a", "/b");
+  const cache = new Cache(memory);
+  // Both miss and both store the same entry; the second replaces the first.
+  await Promise.all([cache.lstat("/a"), cache.lstat("/a")]);
+  // A write through the other name, never seen by the cache, must still be seen.
+  await cache.writeFile("/b", bytes("longer"));
+  assert.equal((await cache.lstat("/a")).size, 6);
+});
