@@ -463,8 +463,9 @@ Deno.test("a read that started before a write never stores what it read", async 
   }
 });
 
-for (const seed of [20240601, 7, 99, 1234, 5]) {
-  Deno.test(`concurrent readers and writers agree with the backend after every batch (seed ${seed})`, async () => {
+// Some runs with room for everything, some evicting all the time.
+for (const [seed, maxEntries] of [[20240601, 64], [7, 64], [99, 6], [1234, 6], [5, 12]]) {
+  Deno.test(`concurrent readers and writers agree with the backend after every batch (seed ${seed}, ${maxEntries} entries)`, async () => {
     const random = new SeededRandom(seed);
     /** Every backend call yields a few times, so cache fills and writes interleave. */
     class Jittery extends Middleware<MemoryBackend> {
@@ -497,7 +498,7 @@ for (const seed of [20240601, 7, 99, 1234, 5]) {
       }
     }
     const memory = new MemoryBackend();
-    const cache = new Cache(new Jittery(memory), { blockSize: 8, maxEntries: 64 });
+    const cache = new Cache(new Jittery(memory), { blockSize: 8, maxEntries });
     const names = ["/a", "/b", "/c", "/d/x", "/d/y"];
     await cache.mkdir("/d");
     for (const n of names) await cache.writeFile(n, bytes(n));
