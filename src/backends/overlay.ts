@@ -440,6 +440,12 @@ export class Overlay extends Layerable
 
   /** The error for `path` showing nothing: `ENOTDIR` when an ancestor shows a non-directory. */
   async #absent(path: string, op: string, dest?: string, errorPath = path): Promise<FsError> {
+    // The common case: the upper layer has the parent as a directory, which
+    // wins over anything the lower layer has on the way.
+    const parent = await this.#upperState(parentPath(path));
+    if (parent.kind === "entry" && parent.meta.type === "dir") {
+      return fsError("ENOENT", op, errorPath, { dest });
+    }
     for (const prefix of ancestorsOf(path)) {
       const found = await this.#find(prefix);
       if (!found.visible) break;

@@ -72,16 +72,20 @@ export async function copyAttributes(
   target: Backend,
   targetPath: string,
 ): Promise<void> {
-  if (supports(target, "ownership")) {
-    const now = await target.lstat(targetPath);
-    if (now.uid !== meta.uid || now.gid !== meta.gid) {
-      await target.chown(targetPath, meta.uid, meta.gid);
-    }
+  const made = await target.lstat(targetPath);
+  let chowned = false;
+  if (supports(target, "ownership") && (made.uid !== meta.uid || made.gid !== meta.gid)) {
+    await target.chown(targetPath, meta.uid, meta.gid);
+    chowned = true;
   }
   // After chown, which clears set-user-ID, and after mkdir, which drops
   // set-user-ID and set-group-ID from the mode it is given.
-  if (meta.type !== "symlink" && supports(target, "permissions")) {
-    await target.chmod(targetPath, meta.mode & 0o7777);
+  const perms = meta.mode & 0o7777;
+  if (
+    meta.type !== "symlink" && supports(target, "permissions") &&
+    (chowned || (made.mode & 0o7777) !== perms)
+  ) {
+    await target.chmod(targetPath, perms);
   }
   if (supports(source, "xattrs") && supports(target, "xattrs")) {
     for (const name of await source.listXattr(sourcePath)) {
