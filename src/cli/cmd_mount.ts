@@ -61,7 +61,7 @@ async function checkMountPoint(path: string): Promise<void> {
   if (!target.isDirectory) {
     throw new CliError(
       `mount point ${path} is not a directory`,
-      "mount on an (empty) directory",
+      "mount on an empty directory",
     );
   }
 }

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { isErrorCode } from "../core/errno.ts";
 import { isFsError } from "../core/errors.ts";
 import { MountError } from "../mount/errors.ts";
 
@@ -90,6 +91,10 @@ export function reportError(error: unknown, commandName?: string): ErrorReport {
     return { lines: [prefix + error.message], exitCode: EXIT_FAILURE, internal: false };
   }
   if (isFsError(error)) {
+    return { lines: [prefix + error.message], exitCode: EXIT_FAILURE, internal: false };
+  }
+  if (error instanceof Error && isErrorCode((error as { code?: unknown }).code)) {
+    // Deno's own file errors (`NotFound`, …) name the operation and the path.
     return { lines: [prefix + error.message], exitCode: EXIT_FAILURE, internal: false };
   }
   if (error instanceof Deno.errors.NotCapable) {

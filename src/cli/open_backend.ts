@@ -66,7 +66,7 @@ async function openLayer(
           );
         }
         if (isFsError(e) && (e.code === "EISDIR" || e.code === "EINVAL")) {
-          throw new CliError(`${text}: ${file} is not an AnyFS drive (${e.message})`);
+          throw new CliError(`${text}: ${file} is not an AnyFS drive: ${e.reason ?? e.message}`);
         }
         throw e;
       }
@@ -82,10 +82,11 @@ async function openLayer(
       try {
         backend = await VRootFsBackend.open(dir);
       } catch (e) {
-        if (isFsError(e) && e.code === "ENOENT") {
+        // Checked by code, not class: the root's lookup may surface Deno's own error.
+        if (codeOf(e) === "ENOENT") {
           throw new CliError(`${text}: the directory ${dir} does not exist`, `mkdir -p ${dir}`);
         }
-        if (isFsError(e) && e.code === "ENOTDIR") {
+        if (codeOf(e) === "ENOTDIR") {
           throw new CliError(`${text}: ${dir} is not a directory`);
         }
         throw e;
@@ -152,6 +153,10 @@ export async function openBackend(
 
 function labelCwd(): string | undefined {
   return Deno.permissions.querySync({ name: "read" }).state === "granted" ? Deno.cwd() : undefined;
+}
+
+function codeOf(e: unknown): unknown {
+  return (e as { code?: unknown } | null)?.code;
 }
 
 function once(fn: () => Promise<void>): () => Promise<void> {
