@@ -202,6 +202,8 @@ Deno.test("through FileStorage: the backend operations of a high-level call are 
 /** The spans of one OTLP/JSON export request, flattened. */
 interface OtlpSpan {
   name: string;
+  spanId: string;
+  parentSpanId?: string;
   status?: { code?: number };
   attributes: Record<string, unknown>;
 }
@@ -216,14 +218,20 @@ function otlpSpans(body: unknown): OtlpSpan[] {
         for (const { key, value } of span.attributes ?? []) {
           attributes[key] = value.stringValue ?? Number(value.intValue ?? value.doubleValue);
         }
-        out.push({ name: span.name, status: span.status, attributes });
+        out.push({
+          name: span.name,
+          spanId: span.spanId,
+          parentSpanId: span.parentSpanId,
+          status: span.status,
+          attributes,
+        });
       }
     }
   }
   return out;
 }
 
-Deno.test("Deno's built-in OpenTelemetry export (OTEL_DENO=true) carries the spans", async () => {
+Deno.test("Deno's built-in OpenTelemetry export (OTEL_DENO=true) carries the spans, nested", async () => {
   const received: OtlpSpan[] = [];
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
@@ -237,9 +245,13 @@ Deno.test("Deno's built-in OpenTelemetry export (OTEL_DENO=true) carries the spa
     const script = `
       import { MemoryBackend } from "${new URL("../../src/backends/memory.ts", import.meta.url)}";
       import { Tracing } from "${new URL("../../src/middleware/tracing.ts", import.meta.url)}";
+      import { trace } from "@opentelemetry/api";
       const backend = new Tracing(new MemoryBackend());
-      await backend.writeFile("/report.txt", new Uint8Array(4096));
-      await backend.readFile("/nope").catch(() => {});
+      await trace.getTracer("app").startActiveSpan("request", async (span) => {
+        await backend.writeFile("/report.txt", new Uint8Array(4096));
+        await backend.readFile("/nope").catch(() => {});
+        span.end();
+      });
     `;
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
@@ -275,6 +287,11 @@ Deno.test("Deno's built-in OpenTelemetry export (OTEL_DENO=true) carries the spa
   const read = received.find((s) => s.name === "anyfs.readFile")!;
   assert.equal(read.attributes["error.type"], "ENOENT");
   assert.equal(read.status?.code, 2);
+  // Both nest under the span that was active where they were called.
+  const request = received.find((s) => s.name === "request")!;
+  assert.ok(request, "the application's span was exported");
+  assert.equal(write.parentSpanId, request.spanId);
+  assert.equal(read.parentSpanId, request.spanId);
 });
 
 Deno.test("a tryLstat probe is traced as lstat; one that finds nothing as ENOENT", async () => {
