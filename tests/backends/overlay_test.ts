@@ -610,6 +610,29 @@ Deno.test("Overlay: concurrent writes to one lower file copy it up once and lose
   assert.deepEqual(lines.slice(1).map(Number).sort((a, b) => a - b), [...Array(20).keys()]);
 });
 
+Deno.test("Overlay: overlays stack like image layers", async () => {
+  const base = new MemoryBackend();
+  await prefill(base);
+  const baseBefore = await dump(base);
+  const mid = new MemoryBackend();
+  const image = new Overlay(base, mid);
+  await image.writeFile("/etc/motd", enc.encode("from the middle layer\n"));
+  await image.unlink("/etc/secret");
+  const midBefore = await dump(mid);
+  const top = new MemoryBackend();
+  const container = new FileStorage(new Overlay(image, top));
+  assert.equal(await container.readTextFile("/etc/motd"), "from the middle layer\n");
+  assert.equal(await container.exists("/etc/secret"), false);
+  await container.writeTextFile("/etc/motd", "from the top\n");
+  await container.remove("/etc/conf", { recursive: true });
+  await container.rename("/bin", "/usr");
+  assert.equal(await container.readTextFile("/etc/motd"), "from the top\n");
+  assert.deepEqual(await container.readFile("/usr/tool"), BIG);
+  assert.deepEqual(await names(image, "/etc"), ["conf", "motd"]);
+  assert.deepEqual(await dump(mid), midBefore);
+  assert.deepEqual(await dump(base), baseBefore);
+});
+
 Deno.test("Overlay: capabilities are what the upper layer can honour", async () => {
   const lower = new MemoryBackend();
   await prefill(lower);
