@@ -31,7 +31,7 @@ export class ProgressBar {
   readonly #sink: OutputSink;
   readonly #label: string;
   readonly #started = performance.now();
-  #lastDraw = 0;
+  #lastDraw = -Infinity;
   #drawn = false;
   #writing: Promise<void> = Promise.resolve();
 

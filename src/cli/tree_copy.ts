@@ -40,7 +40,7 @@ export interface PlannedEntry {
 
 /** What {@linkcode planTree} found. */
 export interface TreePlan {
-  /** Every entry, the root first, each directory before its contents. */
+  /** Every entry, the root first, each directory before its contents (see {@linkcode planTree}). */
   entries: PlannedEntry[];
   /** Sum of the sizes of the regular files. */
   totalBytes: number;
@@ -94,8 +94,9 @@ const WHOLE_FILE_LIMIT = 8 << 20;
 const CHUNK = 1 << 20;
 
 /**
- * List the tree at `root` in `source`, root first, each directory before its
- * contents, names in byte order. `exclude` drops a path (and, for a
+ * List the tree at `root` in `source`: the root first, then each
+ * directory's entries (names in byte order) before anything below them, so
+ * every directory comes before its contents. `exclude` drops a path (and, for a
  * directory, everything under it) from the plan. `onEntry` is told the
  * running count, for a "scanning…" display.
  */
@@ -129,7 +130,7 @@ export async function planTree(
       if (meta.type === "dir") subdirs.push(rel);
       onEntry?.(entries.length);
     }
-    // Reversed so the first subdirectory is listed next: stable pre-order.
+    // Reversed so the first subdirectory is visited next: a stable order.
     for (let i = subdirs.length - 1; i >= 0; i--) pending.push(subdirs[i]);
   }
   return { entries, totalBytes };
