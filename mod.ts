@@ -53,6 +53,7 @@ export {
   InstrumentedHandle,
   type InstrumentedOperation,
   type ObserveHandle,
+  PROBE_MISSED,
   READ_OPERATIONS,
   WRITE_OPERATIONS,
 } from "./src/middleware/instrumented.ts";
@@ -94,4 +95,6 @@ export {
   type SqliteBackendOptions,
   type SqliteMemoryOptions,
 } from "./src/backends/sqlite.ts";
+export { Overlay } from "./src/backends/overlay.ts";
+export { DUAL_POLICIES, DualBackend, type DualPolicy } from "./src/backends/dual.ts";
 export * from "./src/storage/mod.ts";

@@ -13,6 +13,10 @@ interface BenchModule {
 
 const BENCHES: Record<string, { file: string; what: string }> = {
   storage: { file: "./storage.ts", what: "FileStorage(MemoryBackend) vs memfs and ZenFS" },
+  middleware: {
+    file: "./middleware.ts",
+    what: "six permissive middleware layers vs the bare backend",
+  },
   mount: { file: "./mount.ts", what: "mounted MemoryBackend per cache policy vs tmpfs" },
   sqlite: { file: "./sqlite.ts", what: "SqliteBackend vs raw node:sqlite chunk rows" },
 };
