@@ -61,3 +61,28 @@ Deno.test("examples/demo.ts (deno task demo) mounts, runs ordinary programs and 
   const mounts = await Deno.readTextFile("/proc/mounts");
   assert.ok(!mounts.includes(dir), "no mount left behind");
 });
+
+Deno.test("examples/test_isolation.ts: every test gets its own snapshot, no flags needed", async () => {
+  const out = await runExample("test_isolation.ts", []);
+  assert.doesNotMatch(out, /FAIL/);
+  assert.equal(out.match(/^ok /gm)?.length, 5);
+  assert.match(out, /fixture untouched: \{"name":"demo","version":1\}/);
+});
+
+Deno.test("examples/mount_memory.ts mounts a RAM disk, the shell and Deno use it, it unmounts", async () => {
+  const out = await runExample("mount_memory.ts", ["-A"]);
+  assert.match(out, /hello from the shell/);
+  assert.match(out, /link -> a\/b\/c\/hello\.txt/);
+  assert.match(out, /256M/);
+  assert.match(out, /read back by Deno: "hello from the shell\\n"/);
+  assert.match(out, /Unmounted\./);
+});
+
+Deno.test("examples/sqlite_drive.ts: git works on a mounted drive file, which reopens intact", async () => {
+  const out = await runExample("sqlite_drive.ts", ["-A"]);
+  assert.match(out, /[0-9a-f]{7} first version/);
+  assert.match(out, /mod\.ts: "export const v = 1;\\n"/);
+  assert.match(out, /mode: 640/);
+  assert.match(out, /git HEAD: ref: refs\/heads\/main/);
+  assert.match(out, /database integrity: \[ "ok" \]/);
+});
