@@ -793,6 +793,41 @@ Deno.test("truncate: grows with zeros, shrinks, and a shrink then grow reads zer
   await fails(b.truncate("/missing", 0), "ENOENT");
 });
 
+Deno.test("large files: grown by many writes, shrunk, regrown and cloned, they read back exactly", async () => {
+  // Files past 1 MiB grow in place; stale bytes past the end must still
+  // read as zeros after a shrink, whichever way the file grows again.
+  const MIB = 1 << 20;
+  const b = new MemoryBackend();
+  const block = (i: number) => new Uint8Array(MIB / 4).fill(i + 1);
+  const h = await b.open("/big", { read: true, write: true, create: true });
+  for (let i = 0; i < 24; i++) assert.equal(await h.write(block(i), i * (MIB / 4)), MIB / 4);
+  assert.equal((await h.stat()).size, 6 * MIB);
+  for (let i = 0; i < 24; i++) {
+    const got = await h.read(i * (MIB / 4), MIB / 4);
+    assert.ok(got.length === MIB / 4 && got.every((x) => x === i + 1), `block ${i}`);
+  }
+  const before = b.clone();
+  // Shrink to 5.5 MiB, then write far past the end (the storage must
+  // grow): the gap reads as zeros.
+  await h.truncate(5.5 * MIB);
+  await h.write(bytes("end"), 20 * MIB);
+  const gap = await h.read(5.5 * MIB, 14.5 * MIB);
+  assert.equal(gap.length, 14.5 * MIB);
+  assert.ok(gap.every((x) => x === 0), "the gap after a shrink and a sparse write is zero");
+  assert.equal(text(await h.read(20 * MIB, 3)), "end");
+  // Shrink again and grow by truncate beyond the storage: zeros as well.
+  await h.truncate(5 * MIB + 1);
+  await h.truncate(40 * MIB);
+  assert.ok((await h.read(5 * MIB + 1, 35 * MIB - 1)).every((x) => x === 0));
+  assert.equal((await b.statfs()).usedBytes, 40 * MIB);
+  await h.close();
+  // The clone taken before kept the old content.
+  const old = await before.readFile("/big");
+  assert.equal(old.length, 6 * MIB);
+  assert.equal(old[5.5 * MIB], 23);
+  assert.equal(old[6 * MIB - 1], 24);
+});
+
 Deno.test("read: ranges copy the requested bytes; past the end is short or empty", async () => {
   const b = new MemoryBackend();
   await b.writeFile("/f", bytes("hello world"));
