@@ -131,12 +131,51 @@ export interface ReplyGate {
   open: boolean;
 }
 
+/**
+ * Reusable buffers for the data of write requests. The data must be copied
+ * out of libfuse's receive buffer before the callback returns; a fresh
+ * allocation per write (up to 1 MiB) costs page faults and garbage
+ * collection on every request. A buffer is lent to one request and comes
+ * back when that request is answered: by then the backend has copied it,
+ * as the `FileHandle.write` contract says.
+ */
+export class WriteBufferPool {
+  readonly #free: Uint8Array<ArrayBuffer>[] = [];
+  readonly #keep: number;
+
+  /** A pool that keeps at most `keep` idle buffers. */
+  constructor(keep = 8) {
+    this.#keep = keep;
+  }
+
+  /** A buffer of at least `size` bytes (its first `size` bytes are the caller's). */
+  take(size: number): Uint8Array<ArrayBuffer> {
+    const free = this.#free;
+    for (let i = free.length - 1; i >= 0; i--) {
+      if (free[i].length >= size) {
+        const buf = free[i];
+        free[i] = free[free.length - 1];
+        free.pop();
+        return buf;
+      }
+    }
+    // Small buffers are rounded up so that later, larger writes reuse them.
+    return new Uint8Array(Math.max(size, 64 * 1024));
+  }
+
+  /** Return a buffer taken with `take`. */
+  give(buf: Uint8Array<ArrayBuffer>): void {
+    if (this.#free.length < this.#keep) this.#free.push(buf);
+  }
+}
+
 /** A {@linkcode FuseReply} over a real `fuse_req_t`. */
 export class FuseRequest implements FuseReply {
   #lib: LibFuseSymbols;
   #req: Deno.PointerObject;
   #gate: ReplyGate;
   #replied = false;
+  #lease?: { pool: WriteBufferPool; buf: Uint8Array<ArrayBuffer> };
 
   /** Wrap request `req` of library `lib`; replies go out only while `gate.open`. */
   constructor(lib: LibFuseSymbols, req: Deno.PointerObject, gate: ReplyGate) {
@@ -149,6 +188,11 @@ export class FuseRequest implements FuseReply {
     return this.#replied;
   }
 
+  /** Hold `buf` from `pool` until this request is answered. */
+  lease(pool: WriteBufferPool, buf: Uint8Array<ArrayBuffer>): void {
+    this.#lease = { pool, buf };
+  }
+
   #claim(): boolean {
     if (this.#replied) {
       // A second reply would hand libfuse a freed request: refuse loudly
@@ -157,6 +201,10 @@ export class FuseRequest implements FuseReply {
       return false;
     }
     this.#replied = true;
+    if (this.#lease) {
+      this.#lease.pool.give(this.#lease.buf);
+      this.#lease = undefined;
+    }
     // After fuse_session_destroy the request's session is freed memory: a
     // late reply (a handler that outlived the mount) is dropped.
     return this.#gate.open;
@@ -492,6 +540,7 @@ export function buildLowLevelOps(
   const view = new DataView(buffer.buffer);
   const callbacks: Deno.UnsafeCallback[] = [];
   const gate: ReplyGate = { open: true };
+  const writeBuffers = new WriteBufferPool();
 
   const install = (
     op: LowLevelOpName,
@@ -692,8 +741,11 @@ export function buildLowLevelOps(
       guard(req, (r) => {
         // The data lives in libfuse's receive buffer, reused for the next
         // request as soon as this callback returns: copy it now.
-        const bytes = new Uint8Array(num(size));
-        if (bytes.length && data) Deno.UnsafePointerView.copyInto(data, bytes);
+        const length = num(size);
+        const buf = writeBuffers.take(length);
+        r.lease(writeBuffers, buf);
+        const bytes = buf.subarray(0, length);
+        if (length && data) Deno.UnsafePointerView.copyInto(data, bytes);
         handlers.write(r, num(ino), bytes, num(off), readFileInfo(fi)!);
       }),
   );
