@@ -189,6 +189,13 @@ export const SET_ATTR = {
   atimeNow: 1 << 7,
   mtimeNow: 1 << 8,
   ctime: 1 << 10,
+  /**
+   * libfuse's `FUSE_SET_ATTR_KILL_SUID`, which carries the kernel's
+   * `FATTR_KILL_SUIDGID`: with `FUSE_HANDLE_KILLPRIV_V2` the file system
+   * must clear set-user-ID and set-group-ID (chown; truncate by a caller
+   * without `CAP_FSETID`).
+   */
+  killSuidgid: 1 << 11,
 } as const;
 
 /** `FUSE_CAP_*` capability bits of `fuse_conn_info.capable` / `want`. */
@@ -212,6 +219,45 @@ export const CAP = {
   posixAcl: 1 << 19,
   handleKillpriv: 1 << 20,
   cacheSymlinks: 1 << 23,
+} as const;
+
+/**
+ * `FUSE_CAP_*` bits that only libfuse 3.17 and later define (and put into
+ * `capable` when the kernel offers them).
+ */
+export const CAP_317 = {
+  handleKillprivV2: 1 << 21,
+} as const;
+
+/**
+ * Pieces of the kernel's FUSE protocol (`<linux/fuse.h>`) that the
+ * INIT-reply patch for libfuse before 3.17 touches (see `init_reply.ts`).
+ */
+export const KERNEL = {
+  /** `FUSE_HANDLE_KILLPRIV_V2`, a bit of `fuse_init_out.flags` (protocol 7.33+). */
+  handleKillprivV2: 1 << 28,
+  /** The protocol minor version that introduced `FUSE_HANDLE_KILLPRIV_V2`. */
+  killprivV2Minor: 33,
+  /** Offset of `major` in `struct fuse_init_out`. */
+  initOutMajor: 0,
+  /** Offset of `flags` in `struct fuse_init_out`. */
+  initOutFlags: 12,
+  /** Size of `struct fuse_out_header`. */
+  outHeaderSize: 16,
+  /** Offset of `error` in `struct fuse_out_header`. */
+  outHeaderError: 4,
+} as const;
+
+/** `struct iovec` (LP64). */
+export const IOVEC = { base: 0, len: 8, size: 16 } as const;
+
+/** `struct fuse_custom_io` (libfuse 3.14+): four function pointers. */
+export const CUSTOM_IO = {
+  writev: 0,
+  read: 8,
+  spliceReceive: 16,
+  spliceSend: 24,
+  size: 32,
 } as const;
 
 /** Linux open(2) flags the adapter inspects (generic values, x86_64 and aarch64). */

@@ -37,6 +37,13 @@ const SYMBOLS = {
   fuse_session_exited: { parameters: ["pointer"], result: "i32" },
   fuse_session_fd: { parameters: ["pointer"], result: "i32" },
   fuse_session_loop: { parameters: ["pointer"], result: "i32", nonblocking: true },
+  // libfuse 3.14+ (3.17 renamed the real one and keeps this one for old
+  // callers): replaces the read/writev functions of the session's channel.
+  fuse_session_custom_io: {
+    parameters: ["pointer", "buffer", "i32"],
+    result: "i32",
+    optional: true,
+  },
   fuse_req_ctx: { parameters: ["pointer"], result: "pointer" },
   fuse_reply_err: { parameters: ["pointer", "i32"], result: "i32" },
   fuse_reply_none: { parameters: ["pointer"], result: "void" },
@@ -82,6 +89,12 @@ export interface LibFuse {
   readonly soname: string;
   /** The library's version string (`fuse_pkgversion`), e.g. `3.14.0`. */
   readonly version: string;
+  /**
+   * Whether libfuse negotiates `FUSE_HANDLE_KILLPRIV_V2` itself (3.17 and
+   * later, the releases with `fuse_session_new_versioned`); older ones
+   * need `installInitReplyPatch`.
+   */
+  readonly negotiatesKillPrivV2: boolean;
   /**
    * `fuse_session_new` or `fuse_session_new_versioned`, whichever this ABI
    * has. `ops` must be {@linkcode SIZEOF}.lowlevelOps bytes.
@@ -136,6 +149,8 @@ export function loadLibfuse(): LibFuse {
       symbols: s,
       soname,
       version,
+      negotiatesKillPrivV2: s.fuse_session_new_versioned !== null &&
+        s.fuse_session_new_versioned !== undefined,
       sessionNew,
       close() {
         lib.close();

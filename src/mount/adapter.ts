@@ -32,7 +32,20 @@ import {
   S_IFREG,
   typeBits,
 } from "../core/types.ts";
-import { ACCESS, CAP, FALLOC, LOCK, O, RENAME, SEEK, SET_ATTR, XATTR } from "../../ffi/layout.ts";
+import {
+  ACCESS,
+  CAP,
+  CAP_317,
+  FALLOC,
+  KERNEL,
+  LOCK,
+  O,
+  RENAME,
+  SEEK,
+  SET_ATTR,
+  XATTR,
+} from "../../ffi/layout.ts";
+import type { InitReplyPatch } from "../../ffi/init_reply.ts";
 import type {
   ConnChanges,
   ConnInfo,
@@ -81,6 +94,12 @@ export interface NegotiatedConnection {
   maxWrite: number;
   /** Whether the writeback cache is on. */
   writebackCache: boolean;
+  /**
+   * Whether the mount clears set-user-ID/set-group-ID bits itself
+   * (`FUSE_HANDLE_KILLPRIV_V2`), sparing the kernel a `security.capability`
+   * lookup before each write.
+   */
+  killPrivV2: boolean;
 }
 
 interface OpenFile {
@@ -94,6 +113,9 @@ interface OpenDir {
 }
 
 const ENOENT_REPLY = -errnoOf("ENOENT");
+const S_ISUID = 0o4000;
+const S_ISGID = 0o2000;
+const S_IXGRP = 0o010;
 const ZERO_CHUNK = 1 << 20;
 const UNLIMITED_BLOCKS = 2 ** 40;
 const UNLIMITED_FILES = 2 ** 32;
@@ -129,6 +151,10 @@ export class FuseAdapter implements LowLevelHandlers {
   };
   #idleWaiters: (() => void)[] = [];
   #writeback = false;
+  // Whether we asked for FUSE_HANDLE_KILLPRIV_V2 (and so clear the bits).
+  #killPriv = false;
+  #initPatch?: InitReplyPatch;
+  #invalidateAttrs?: (nodeId: number) => Promise<unknown>;
   #connection?: NegotiatedConnection;
   #initWaiters: (() => void)[] = [];
   readonly #hasInodes: boolean;
@@ -161,6 +187,22 @@ export class FuseAdapter implements LowLevelHandlers {
   /** What was negotiated with the kernel, once `init` ran. */
   get connection(): NegotiatedConnection | undefined {
     return this.#connection;
+  }
+
+  /**
+   * Let `init` ask for kernel features libfuse cannot negotiate, through
+   * `patch` (libfuse before 3.17). Call before the session loop starts.
+   */
+  useInitReplyPatch(patch: InitReplyPatch): void {
+    this.#initPatch = patch;
+  }
+
+  /**
+   * How to tell the kernel that a node's attributes changed without a
+   * reply that carries them (`fuse_lowlevel_notify_inval_inode`).
+   */
+  useAttrInvalidation(invalidate: (nodeId: number) => Promise<unknown>): void {
+    this.#invalidateAttrs = invalidate;
   }
 
   /** Resolves once the kernel has sent `init`. */
@@ -328,6 +370,56 @@ export class FuseAdapter implements LowLevelHandlers {
     this.#replyEntry(req, this.#table.resolve(parent, name, meta), meta);
   }
 
+  /**
+   * What the kernel leaves to us with `FUSE_HANDLE_KILLPRIV_V2`: drop
+   * set-user-ID, and set-group-ID when group-executable, as Linux does when
+   * a file is written, truncated or chowned.
+   */
+  async #killSuidSgid(
+    req: FuseReply,
+    node: InodeNode,
+    file: FileHandle | undefined,
+    op: string,
+  ): Promise<boolean> {
+    const meta = file ? await file.stat() : await this.#stat(node, op);
+    const mode = meta.mode & 0o7777;
+    if (!(mode & (S_ISUID | S_ISGID)) || meta.type !== "file") return false;
+    let next = mode & ~S_ISUID;
+    // Linux keeps set-group-ID without group execute (a locking marker)
+    // unless the caller is outside the group and unprivileged. Only the
+    // primary group is known here; root stands in for CAP_FSETID.
+    const { uid, gid } = req.context();
+    const outsider = uid !== 0 && gid !== (this.#opt.gid ?? meta.gid);
+    if (mode & S_IXGRP || outsider) next &= ~S_ISGID;
+    if (next === mode || !supports(this.#backend, "permissions")) return false;
+    const path = this.#table.pathOf(node);
+    // An unlinked file open by a writer has no name to chmod: nothing can
+    // execute it any more either.
+    if (path === undefined) return false;
+    await this.#backend.chmod(path, next);
+    return true;
+  }
+
+  /**
+   * Drop the kernel's cached attributes of `node` (after we changed its
+   * mode behind a write or open, whose replies carry no attributes).
+   */
+  async #attrsChanged(node: InodeNode): Promise<void> {
+    if (this.#opt.attrTimeout > 0 && this.#invalidateAttrs) {
+      await this.#invalidateAttrs(node.id).catch(() => {});
+    }
+  }
+
+  /**
+   * Whether a write or O_TRUNC open must drop setuid/setgid. The kernel
+   * flags callers without CAP_FSETID (FUSE_WRITE_KILL_SUIDGID,
+   * FUSE_OPEN_KILL_SUIDGID), but libfuse does not pass those flags on:
+   * root stands in for CAP_FSETID, as it has it unless dropped.
+   */
+  #mustKillPriv(req: FuseReply): boolean {
+    return this.#killPriv && req.context().uid !== 0;
+  }
+
   #owner(req: FuseReply): { uid: number; gid: number } {
     const ctx = req.context();
     return { uid: ctx.uid, gid: ctx.gid };
@@ -378,7 +470,8 @@ export class FuseAdapter implements LowLevelHandlers {
 
   init(conn: ConnInfo): ConnChanges {
     let want = conn.want;
-    // The backends do not clear setuid/setgid bits on write: the kernel must.
+    // Version 1 would leave clearing setuid/setgid on write to us without
+    // saying when it is due; version 2 (below) flags each request.
     want &= ~CAP.handleKillpriv;
     want &= ~(CAP.spliceRead | CAP.spliceWrite | CAP.spliceMove | CAP.posixAcl);
     if (conn.capable & CAP.parallelDirops) want |= CAP.parallelDirops;
@@ -390,6 +483,24 @@ export class FuseAdapter implements LowLevelHandlers {
       want &= ~CAP.writebackCache;
     }
     if (this.#opt.cache === "never") want &= ~(CAP.readdirplus | CAP.readdirplusAuto);
+    // libfuse turns on auto_inval_data by default: every read then asks for
+    // the attributes, and a changed mtime drops the file's whole page cache.
+    // Without the writeback cache the kernel keeps the mtime it had before
+    // our own writes, so each read after a write would throw the cache
+    // away. With "always" the mount is the only writer (invalidate() covers
+    // the rest), so the cache is only dropped on a size change.
+    if (this.#opt.cache === "always") want &= ~CAP.autoInvalData;
+    // Clear set-user-ID/set-group-ID here instead of in the kernel, which
+    // otherwise asks for security.capability before every cached write.
+    const kernelKillPriv = conn.protoMajor > 7 || conn.protoMinor >= KERNEL.killprivV2Minor;
+    this.#killPriv = false;
+    if (conn.capable & CAP_317.handleKillprivV2) {
+      want |= CAP_317.handleKillprivV2;
+      this.#killPriv = true;
+    } else if (this.#initPatch && kernelKillPriv) {
+      this.#initPatch.addFlags |= KERNEL.handleKillprivV2;
+      this.#killPriv = true;
+    }
     this.#writeback = (want & CAP.writebackCache) !== 0;
     this.#connection = {
       protocol: `${conn.protoMajor}.${conn.protoMinor}`,
@@ -397,6 +508,7 @@ export class FuseAdapter implements LowLevelHandlers {
       want,
       maxWrite: Math.min(this.#opt.maxWrite, conn.maxWrite || this.#opt.maxWrite),
       writebackCache: this.#writeback,
+      killPrivV2: this.#killPriv,
     };
     const waiters = this.#initWaiters;
     this.#initWaiters = [];
@@ -522,6 +634,9 @@ export class FuseAdapter implements LowLevelHandlers {
           // a particular time cannot be honoured.
           need(!explicit, "EPERM", "utime", path);
         }
+      }
+      if (toSet & SET_ATTR.killSuidgid && node.type === "file") {
+        await this.#killSuidSgid(req, node, open?.file, "setattr");
       }
       const meta = open ? await open.file.stat() : await this.#stat(node, "setattr");
       req.attr(this.#attr(node, meta), this.#opt.attrTimeout);
@@ -724,6 +839,14 @@ export class FuseAdapter implements LowLevelHandlers {
       // With FUSE_CAP_ATOMIC_O_TRUNC the kernel sends O_TRUNC here instead
       // of a setattr: `truncate: true` in the options does it.
       const file = await openFile(this.#backend, path, options);
+      if (options.truncate && this.#mustKillPriv(req)) {
+        try {
+          if (await this.#killSuidSgid(req, node, file, "open")) await this.#attrsChanged(node);
+        } catch (e) {
+          await file.close().catch(() => {});
+          throw e;
+        }
+      }
       const fh = this.#addFile(node, file);
       if (req.open(this.#openReply(fh, file)) === ENOENT_REPLY) {
         // The open was interrupted: no release will come for this handle.
@@ -781,7 +904,13 @@ export class FuseAdapter implements LowLevelHandlers {
   write(req: FuseReply, _nodeId: number, data: Uint8Array, offset: number, fi: FileInfoIn): void {
     this.#run(req, "write", async () => {
       this.#writable("write");
-      const n = await this.#file(fi.fh, "write").file.write(data, offset);
+      const open = this.#file(fi.fh, "write");
+      const n = await open.file.write(data, offset);
+      if (
+        this.#mustKillPriv(req) && await this.#killSuidSgid(req, open.node, open.file, "write")
+      ) {
+        await this.#attrsChanged(open.node);
+      }
       this.#stats.bytesWritten += n;
       req.write(n);
     });

@@ -8,6 +8,7 @@ import type { Backend } from "../core/backend.ts";
 import { isFsError } from "../core/errors.ts";
 import { cString } from "../../ffi/layout.ts";
 import { type LibFuse, loadLibfuse } from "../../ffi/libfuse.ts";
+import { type InitReplyPatch, installInitReplyPatch } from "../../ffi/init_reply.ts";
 import { buildArgs, buildLowLevelOps, type LowLevelOps } from "../../ffi/ops.ts";
 import { FuseAdapter, type MountStats, type NegotiatedConnection } from "./adapter.ts";
 import { type Availability, isAvailable } from "./availability.ts";
@@ -236,6 +237,7 @@ export class MountHandle implements AsyncDisposable {
   #ops: LowLevelOps;
   #adapter: FuseAdapter;
   #keepAlive: unknown[];
+  #initPatch?: InitReplyPatch;
   #ended = false;
   #unmountRequested = false;
   #minor?: number;
@@ -251,6 +253,7 @@ export class MountHandle implements AsyncDisposable {
     adapter: FuseAdapter,
     loop: Promise<number>,
     keepAlive: unknown[],
+    initPatch: InitReplyPatch | undefined,
   ) {
     this.backend = backend;
     this.mountPoint = mountPoint;
@@ -260,6 +263,7 @@ export class MountHandle implements AsyncDisposable {
     this.#ops = ops;
     this.#adapter = adapter;
     this.#keepAlive = keepAlive;
+    this.#initPatch = initPatch;
     this.finished = loop.then(
       (code) => this.#end(code === 0 ? undefined : new Error(`fuse_session_loop returned ${code}`)),
       (e) => this.#end(e instanceof Error ? e : new Error(String(e))),
@@ -339,6 +343,14 @@ export class MountHandle implements AsyncDisposable {
         },
       );
     }
+    // libfuse before 3.17 cannot ask for FUSE_HANDLE_KILLPRIV_V2, which
+    // spares a GETXATTR round trip per cached write: add it to the INIT
+    // reply ourselves. Without the patch the mount works as before.
+    const initPatch = lib.negotiatesKillPrivV2
+      ? undefined
+      : installInitReplyPatch(lib.symbols, session);
+    if (initPatch) adapter.useInitReplyPatch(initPatch);
+
     const loop = lib.symbols.fuse_session_loop(session);
     const handle = new MountHandle(
       backend,
@@ -350,6 +362,14 @@ export class MountHandle implements AsyncDisposable {
       adapter,
       loop,
       [argv, cString(path)],
+      initPatch,
+    );
+    // Attributes only (offset -1): no page is touched, so this cannot wait
+    // on a writer holding the file's pages.
+    adapter.useAttrInvalidation((node) =>
+      handle.#ended
+        ? Promise.resolve(0)
+        : lib.symbols.fuse_lowlevel_notify_inval_inode(session, BigInt(node), -1n, 0n)
     );
     active.add(handle);
     updateSignals();
@@ -503,6 +523,7 @@ export class MountHandle implements AsyncDisposable {
     this.#lib.symbols.fuse_session_unmount(this.#session);
     this.#lib.symbols.fuse_session_destroy(this.#session);
     this.#ops.close();
+    this.#initPatch?.close();
     this.#keepAlive.length = 0;
     this.#ended = true;
     if (this.#abortListener) {

@@ -7,8 +7,10 @@ import {
   ACCESS,
   ARGS,
   CAP,
+  CAP_317,
   CONN,
   CTX,
+  CUSTOM_IO,
   direntPlusSize,
   direntSize,
   ENTRY,
@@ -16,6 +18,8 @@ import {
   FI_BIT,
   FILE_INFO,
   FORGET,
+  IOVEC,
+  KERNEL,
   LOCK,
   O,
   OPS_OFFSET,
@@ -33,6 +37,8 @@ const C_SOURCE = String.raw`
 #define FUSE_USE_VERSION 35
 #define _GNU_SOURCE
 #include <fuse_lowlevel.h>
+#include <linux/fuse.h>
+#include <sys/uio.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <string.h>
@@ -168,6 +174,24 @@ int main(void) {
   kv("set.atime", FUSE_SET_ATTR_ATIME); kv("set.mtime", FUSE_SET_ATTR_MTIME);
   kv("set.atimeNow", FUSE_SET_ATTR_ATIME_NOW); kv("set.mtimeNow", FUSE_SET_ATTR_MTIME_NOW);
   kv("set.ctime", FUSE_SET_ATTR_CTIME);
+  kv("set.killSuidgid", FUSE_SET_ATTR_KILL_SUID);
+  kv("kernel.fattrKillSuidgid", FATTR_KILL_SUIDGID);
+#ifdef FUSE_CAP_HANDLE_KILLPRIV_V2
+  kv("cap317.handleKillprivV2", FUSE_CAP_HANDLE_KILLPRIV_V2);
+#endif
+
+  kv("kernel.handleKillprivV2", FUSE_HANDLE_KILLPRIV_V2);
+  OFF(struct fuse_init_out, major, "kernel.initOutMajor");
+  OFF(struct fuse_init_out, flags, "kernel.initOutFlags");
+  SZ(struct fuse_out_header, "kernel.outHeaderSize");
+  OFF(struct fuse_out_header, error, "kernel.outHeaderError");
+  OFF(struct iovec, iov_base, "iovec.base"); OFF(struct iovec, iov_len, "iovec.len");
+  SZ(struct iovec, "iovec.size");
+  OFF(struct fuse_custom_io, writev, "customIo.writev");
+  OFF(struct fuse_custom_io, read, "customIo.read");
+  OFF(struct fuse_custom_io, splice_receive, "customIo.spliceReceive");
+  OFF(struct fuse_custom_io, splice_send, "customIo.spliceSend");
+  SZ(struct fuse_custom_io, "customIo.size");
 
   kv("cap.asyncRead", FUSE_CAP_ASYNC_READ); kv("cap.posixLocks", FUSE_CAP_POSIX_LOCKS);
   kv("cap.atomicOTrunc", FUSE_CAP_ATOMIC_O_TRUNC); kv("cap.exportSupport", FUSE_CAP_EXPORT_SUPPORT);
@@ -292,6 +316,10 @@ Deno.test("fuse_conn_info, fuse_ctx, fuse_args, fuse_forget_data match", () => {
 
 Deno.test("flag constants match the C headers", () => {
   check("set", SET_ATTR);
+  // libfuse passes the kernel's FATTR_KILL_SUIDGID on under its own name.
+  assert.equal(SET_ATTR.killSuidgid, real["kernel.fattrKillSuidgid"]);
+  // Only libfuse 3.17+ defines these; older headers have nothing to check.
+  if ("cap317.handleKillprivV2" in real) check("cap317", CAP_317);
   check("cap", CAP);
   check("o", O);
   check("rename", RENAME);
@@ -308,4 +336,11 @@ Deno.test("directory record sizes agree with libfuse's encoders", () => {
     assert.equal(direntSize(n), real[`dirent.${n}`]);
     assert.equal(direntPlusSize(n), real[`direntplus.${n}`]);
   }
+});
+
+Deno.test("kernel protocol, iovec and fuse_custom_io layouts match (INIT-reply patch)", () => {
+  const { killprivV2Minor: _minor, ...layout } = KERNEL;
+  check("kernel", layout);
+  check("iovec", IOVEC);
+  check("customIo", CUSTOM_IO);
 });

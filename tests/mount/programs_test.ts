@@ -104,6 +104,57 @@ for (const cache of ["never", "auto", "always"] as CachePolicy[]) {
   });
 }
 
+// What Linux does to set-user-ID/set-group-ID bits when files are written,
+// truncated and chowned, by root and by an unprivileged user. The mount
+// clears them itself (FUSE_HANDLE_KILLPRIV_V2), so the same script runs on
+// tmpfs first and the mount must end with the same modes.
+const SUID_SCRIPT = `
+  set -e
+  as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups -- "$@"; }
+  for f in a b c d e f g; do : > $f; done
+  chmod 4777 a; chmod 2777 b; chmod 2767 c; chmod 4777 d; chmod 6777 e; chmod 4777 f
+  chmod 4755 g
+  as_nobody sh -c 'printf x >> a; printf x >> b; printf x >> c'
+  printf x >> d
+  as_nobody truncate -s 0 e
+  as_nobody sh -c ': > f'
+  chown 1:1 g
+  stat -c '%n %a' a b c d e f g
+`;
+
+for (const cache of ["never", "auto", "always"] as CachePolicy[]) {
+  Deno.test(`set-user-ID/set-group-ID are dropped as on tmpfs (cache: ${cache})`, async () => {
+    const shm = await Deno.makeTempDir({ dir: "/dev/shm", prefix: "anyfs-suid-" });
+    let expected: string;
+    try {
+      await Deno.chmod(shm, 0o755);
+      expected = await shOk(SUID_SCRIPT, shm);
+    } finally {
+      await Deno.remove(shm, { recursive: true });
+    }
+    assert.match(expected, /^a 777$/m, "tmpfs drops the bit on an unprivileged write");
+    const backend = new MemoryBackend();
+    await withMount(backend, { cache, allowOther: true }, async (mp, handle) => {
+      assert.equal(handle.connection.killPrivV2, true, "the mount clears the bits itself");
+      assert.equal(await shOk(SUID_SCRIPT, mp), expected);
+    });
+  });
+}
+
+Deno.test("cached writes do not ask for security.capability each time", async () => {
+  for (const cache of ["auto", "always"] as CachePolicy[]) {
+    await withMount(new MemoryBackend(), { cache }, async (mp, handle) => {
+      await shOk(`: > f`, mp);
+      const before = handle.stats.byOperation.getxattr ?? 0;
+      await shOk(`dd if=/dev/zero of=f bs=4096 count=200 conv=notrunc status=none`, mp);
+      const writes = handle.stats.byOperation.write ?? 0;
+      const asked = (handle.stats.byOperation.getxattr ?? 0) - before;
+      assert.ok(writes >= 200, `${writes} writes reached the backend`);
+      assert.ok(asked <= 2, `${cache}: ${asked} GETXATTR requests for 200 writes`);
+    });
+  }
+});
+
 Deno.test("xattrs through setfattr/getfattr", async () => {
   const backend = new MemoryBackend();
   await withMount(backend, {}, async (mp) => {
