@@ -49,6 +49,7 @@ import { type HandleHost, LockTable, SqliteFileHandle } from "./sqlite_handle.ts
 import {
   CHUNK_SIZE,
   CONNECTION_PRAGMAS,
+  DIRENT_SIZE,
   inspectSchema,
   migrate,
   ROOT_INO,
@@ -193,8 +194,6 @@ const XATTR_NAME_MAX = 255;
 const MAX_TARGET = PATH_MAX - 1;
 /** What `statfs` reports as available: there is no limit of its own. */
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
-/** Size of a directory entry as tmpfs counts it in a directory's `size`. */
-const DIRENT_SIZE = 20;
 /** Most names a single inode may have (ext4's limit). */
 const LINK_MAX = 65000;
 
@@ -797,13 +796,7 @@ export class SqliteBackend extends Layerable
 
   #metadata(row: InodeRow): Metadata {
     const type = typeOf(row.mode);
-    let size = row.size;
-    if (type === "dir") {
-      const n = this.#q("SELECT count(*) AS n FROM entries WHERE parent = ?").get(row.ino) as {
-        n: number;
-      };
-      size = (2 + n.n) * DIRENT_SIZE;
-    }
+    const size = row.size;
     return {
       type,
       ino: row.ino,
@@ -849,21 +842,35 @@ export class SqliteBackend extends Layerable
        VALUES (max(coalesce((SELECT max(ino) FROM inodes), 0),
                    (SELECT value FROM meta WHERE key = 'ino_floor')) + 1,
                ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ).run(mode, uid, gid, dir ? 2 : 1, size, time, time, time, time, rdev, target, parent);
+    ).run(
+      mode,
+      uid,
+      gid,
+      dir ? 2 : 1,
+      dir ? 2 * DIRENT_SIZE : size,
+      time,
+      time,
+      time,
+      time,
+      rdev,
+      target,
+      parent,
+    );
     const ino = Number(result.lastInsertRowid);
     this.#q("INSERT INTO entries (parent, name, ino) VALUES (?, ?, ?)").run(parent, name, ino);
-    this.#touchDir(parent, time, dir ? 1 : 0);
+    this.#touchDir(parent, time, dir ? 1 : 0, 1);
     return ino;
   }
 
-  /** A directory's entries changed: new mtime and ctime, and `nlinkDelta` subdirectories. */
-  #touchDir(ino: number, time: number, nlinkDelta: number): void {
-    this.#q("UPDATE inodes SET mtime = ?, ctime = ?, nlink = nlink + ? WHERE ino = ?").run(
-      time,
-      time,
-      nlinkDelta,
-      ino,
-    );
+  /**
+   * A directory's entries changed: new mtime and ctime, `nlinkDelta` more
+   * subdirectories and `entryDelta` more entries (its size counts them, so
+   * that a stat never has to).
+   */
+  #touchDir(ino: number, time: number, nlinkDelta: number, entryDelta: number): void {
+    this.#q(
+      "UPDATE inodes SET mtime = ?, ctime = ?, nlink = nlink + ?, size = size + ? WHERE ino = ?",
+    ).run(time, time, nlinkDelta, entryDelta * DIRENT_SIZE, ino);
   }
 
   #touchModified(ino: number, size: number): void {
@@ -1190,7 +1197,7 @@ export class SqliteBackend extends Layerable
       if (isDir(target.mode)) throw fsError("EISDIR", op, path);
       const t = now();
       this.#q("DELETE FROM entries WHERE parent = ? AND name = ?").run(slot.parent, slot.name);
-      this.#touchDir(slot.parent, t, 0);
+      this.#touchDir(slot.parent, t, 0, -1);
       this.#dropLink(target, t);
     });
   }
@@ -1208,7 +1215,7 @@ export class SqliteBackend extends Layerable
       if (this.#hasEntries(target.ino)) throw fsError("ENOTEMPTY", op, path);
       const t = now();
       this.#q("DELETE FROM entries WHERE parent = ? AND name = ?").run(slot.parent, slot.name);
-      this.#touchDir(slot.parent, t, -1);
+      this.#touchDir(slot.parent, t, -1, -1);
       this.#dropLink(target, t);
     });
   }
@@ -1272,11 +1279,12 @@ export class SqliteBackend extends Layerable
         fromDir,
         fromName,
       );
+      const replacedEntry = replaced !== undefined ? 1 : 0;
       if (fromDir === toDir) {
-        this.#touchDir(fromDir, t, -replacedDir);
+        this.#touchDir(fromDir, t, -replacedDir, -replacedEntry);
       } else {
-        this.#touchDir(fromDir, t, -movingDir);
-        this.#touchDir(toDir, t, movingDir - replacedDir);
+        this.#touchDir(fromDir, t, -movingDir, -1);
+        this.#touchDir(toDir, t, movingDir - replacedDir, 1 - replacedEntry);
       }
       this.#touchNamed(moving.ino, toDir, t, 0);
       if (replaced !== undefined) this.#dropLink(replaced, t);
@@ -1461,7 +1469,7 @@ export class SqliteBackend extends Layerable
         source.ino,
       );
       this.#touchNamed(source.ino, slot.parent, t, 1);
-      this.#touchDir(slot.parent, t, 0);
+      this.#touchDir(slot.parent, t, 0, 1);
     }, newPath);
   }
 

@@ -11,7 +11,9 @@
  * ## Tables (version 1)
  * - `meta(key, value)`: format facts such as the chunk size.
  * - `inodes`: one row per node — mode (type and permission bits), owner,
- *   link count, size, times (ms since epoch, fractional), symlink target,
+ *   link count, size (of a directory: `(2 + entries) * DIRENT_SIZE`, kept
+ *   current by every change of its entries since version 2, so that a stat
+ *   reads one row), times (ms since epoch, fractional), symlink target,
  *   device number, and `parent`: the directory of the node's most recent
  *   name, a hint for finding a path from an inode number. Root is inode 1.
  *   Inode numbers are never handed out twice (which keeps kernel caches
@@ -54,6 +56,12 @@ export const SQLITE_APPLICATION_ID = 0x416e7946;
 
 /** The inode number of the root directory. */
 export const ROOT_INO = 1;
+
+/**
+ * Bytes a directory's size grows by per entry, as tmpfs counts it: an
+ * empty directory has size `2 * DIRENT_SIZE` (for `.` and `..`).
+ */
+export const DIRENT_SIZE = 20;
 
 /**
  * Settings of every writable connection to a file database, besides
@@ -155,6 +163,20 @@ export const MIGRATIONS: readonly Migration[] = [
         `INSERT INTO inodes (ino, mode, uid, gid, nlink, size, atime, mtime, ctime, btime)
          VALUES (?, ?, ?, ?, 2, 0, ?, ?, ?, ?)`,
       ).run(ROOT_INO, 0o040755, uid, gid, now, now, now, now);
+    },
+  },
+  {
+    version: 2,
+    description: "directories keep their size (entry count) in their inode row",
+    up(db) {
+      // Before: a directory's size was 0 in its row and its entries were
+      // counted on every stat — O(entries), ~0.5 ms at 5,000 names, paid by
+      // every create in a big directory that stats its parent first.
+      db.exec(`
+        UPDATE inodes
+          SET size = (2 + (SELECT count(*) FROM entries WHERE parent = inodes.ino)) * ${DIRENT_SIZE}
+          WHERE (mode & 0xf000) = 0x4000;
+      `);
     },
   },
 ];

@@ -763,3 +763,67 @@ Deno.test("inodePath follows the most recent name and survives removal of hard l
     b.close();
   }
 });
+
+/** Every directory's size is `(2 + entries) * 20`, as tmpfs (and MemoryBackend) report it. */
+async function assertDirSizes(b: SqliteBackend, dirs: string[]): Promise<void> {
+  for (const dir of dirs) {
+    const entries = await b.readDir(dir);
+    assert.equal((await b.lstat(dir)).size, (2 + entries.length) * 20, dir);
+  }
+}
+
+Deno.test("a directory's size follows its entries through every kind of change", async () => {
+  const b = SqliteBackend.memory();
+  try {
+    const dirs = ["/", "/a", "/b"];
+    await b.mkdir("/a");
+    await b.mkdir("/b");
+    await assertDirSizes(b, dirs);
+    await b.writeFile("/a/f", bytes("f"));
+    await b.appendFile("/a/g", bytes("g"));
+    await b.symlink("f", "/a/s");
+    await b.mknod("/a/p", S_IFIFO | 0o644, 0);
+    await (await b.open("/a/h", { write: true, create: true })).close();
+    await b.copyFile("/a/f", "/b/copy");
+    await b.link("/a/f", "/b/hard");
+    await b.mkdir("/a/sub");
+    await assertDirSizes(b, dirs);
+    await b.rename("/a/f", "/a/f2"); // same directory
+    await b.rename("/a/g", "/b/g"); // across
+    await b.rename("/a/h", "/b/copy"); // across, replacing
+    await b.rename("/a/f2", "/a/s"); // same directory, replacing
+    await b.rename("/a/sub", "/b/sub"); // a directory across
+    await assertDirSizes(b, [...dirs, "/b/sub"]);
+    await b.unlink("/b/hard");
+    await b.rmdir("/b/sub");
+    await fails(b.unlink("/a/missing"), "ENOENT"); // a failed change changes nothing
+    await fails(b.mkdir("/b/g"), "EEXIST");
+    await assertDirSizes(b, dirs);
+    assert.equal((await b.lstat("/a")).size, (2 + 2) * 20);
+  } finally {
+    b.close();
+  }
+});
+
+Deno.test("opening a version-1 database records every directory's size (migration 2)", async () => {
+  await withDb(async (file) => {
+    {
+      using b = SqliteBackend.open(file);
+      await b.mkdir("/d");
+      await b.mkdir("/d/e");
+      for (let i = 0; i < 5; i++) await b.writeFile(`/d/f${i}`, bytes("x"));
+    }
+    // Turn it back into what version 1 wrote: directory sizes of 0.
+    const raw = new DatabaseSync(file);
+    raw.exec("UPDATE inodes SET size = 0 WHERE (mode & 0xf000) = 0x4000; PRAGMA user_version = 1");
+    raw.close();
+    using b = SqliteBackend.open(file);
+    const [row] = rawQuery<Record<string, number>>(file, "PRAGMA user_version");
+    assert.equal(Object.values(row)[0], SCHEMA_VERSION);
+    assert.equal((await b.lstat("/d")).size, (2 + 6) * 20);
+    assert.equal((await b.lstat("/d/e")).size, 2 * 20);
+    assert.equal((await b.lstat("/")).size, 3 * 20);
+    await b.writeFile("/d/new", bytes("y"));
+    await assertDirSizes(b, ["/", "/d", "/d/e"]);
+  });
+});
