@@ -247,6 +247,14 @@ function typeOf(mode: number): FileType {
   return fileTypeOfMode(mode) ?? "file";
 }
 
+/**
+ * Whether a failed lookup of `name` means plain `ENOENT`, and not a name
+ * that could never exist ({@linkcode missing} says which error then).
+ */
+function isAbsentName(name: string): boolean {
+  return !name.includes("\0") && !(name.length > NAME_MAX / 4 && utf8Length(name) > NAME_MAX);
+}
+
 /** The error for looking up a name that is not there (as MemoryBackend words it). */
 function missing(name: string, operation: string, path: string, dest?: string): FsError {
   if (name.includes("\0")) {
@@ -719,13 +727,24 @@ export class SqliteBackend extends Layerable
   /**
    * The directory reached by the first `count` components, one lookup at a
    * time: the slow path, used for paths too deep for one statement and to
-   * find out exactly which component is missing or not a directory.
+   * find out exactly which component is missing or not a directory. With
+   * `soft`, a missing component gives `undefined` instead of `ENOENT`.
    */
-  #walk(parts: string[], count: number, operation: string, errorPath: string, dest?: string) {
+  #walk(
+    parts: string[],
+    count: number,
+    operation: string,
+    errorPath: string,
+    dest?: string,
+    soft = false,
+  ): number | undefined {
     let ino = ROOT_INO;
     for (let i = 0; i < count; i++) {
       const found = this.#lookup(ino, parts[i]);
-      if (found === undefined) throw missing(parts[i], operation, errorPath, dest);
+      if (found === undefined) {
+        if (soft && isAbsentName(parts[i])) return undefined;
+        throw missing(parts[i], operation, errorPath, dest);
+      }
       if (!isDir(found.mode)) throw fsError("ENOTDIR", operation, errorPath, { dest });
       ino = found.ino;
     }
@@ -741,9 +760,42 @@ export class SqliteBackend extends Layerable
       const row = this.#q(WALK_ROW.sql(depth)).get(...parts) as InodeRow | undefined;
       if (row !== undefined) return row;
     }
-    const parent = this.#walk(parts, depth - 1, operation, errorPath, dest);
+    const parent = this.#walk(parts, depth - 1, operation, errorPath, dest)!;
     const row = this.#lookupRow(parent, parts[depth - 1]);
     if (row === undefined) throw missing(parts[depth - 1], operation, errorPath, dest);
+    return row;
+  }
+
+  /**
+   * The inode row at `path`, or `undefined` when nothing is there; other
+   * failures (`ENOTDIR`, a bad name) throw as in {@linkcode #resolve}. One
+   * statement either way: a probe of a name about to be created should not
+   * pay for a second walk, nor for building an Error.
+   */
+  #find(path: string, operation: string): InodeRow | undefined {
+    const parts = this.#components(path, operation);
+    const depth = parts.length;
+    if (depth === 0) return this.#inode(ROOT_INO);
+    const name = parts[depth - 1];
+    let row: InodeRow | undefined;
+    if (depth === 1) {
+      row = this.#lookupRow(ROOT_INO, name);
+    } else {
+      const slot = depth > MAX_JOINED_DEPTH
+        ? undefined
+        : this.#q(WALK_SLOT.sql(depth - 1)).get(...parts) as
+          | (InodeRow & { slot_mode: number; ino: number | null })
+          | undefined;
+      if (slot !== undefined && isDir(slot.slot_mode)) {
+        row = slot.ino === null ? undefined : slot;
+      } else {
+        // A deep path, a missing middle or a non-directory: step by step.
+        const parent = this.#walk(parts, depth - 1, operation, path, undefined, true);
+        if (parent === undefined) return undefined;
+        row = this.#lookupRow(parent, name);
+      }
+    }
+    if (row === undefined && !isAbsentName(name)) throw missing(name, operation, path);
     return row;
   }
 
@@ -776,7 +828,7 @@ export class SqliteBackend extends Layerable
         return { parent, name, existing: row.ino === null ? undefined : row };
       }
     }
-    const parent = this.#walk(parts, depth - 1, operation, errorPath, dest);
+    const parent = this.#walk(parts, depth - 1, operation, errorPath, dest)!;
     return { parent, name, existing: this.#lookupRow(parent, name) };
   }
 
@@ -1090,6 +1142,19 @@ export class SqliteBackend extends Layerable
   // deno-lint-ignore require-await
   async lstat(path: string): Promise<Metadata> {
     return this.#read("lstat", path, () => this.#metadata(this.#resolve(path, "lstat")));
+  }
+
+  /**
+   * Like {@linkcode SqliteBackend.lstat}, but `null` when nothing is at
+   * `path`: probing a name that is about to be created costs one statement
+   * and no Error.
+   */
+  // deno-lint-ignore require-await
+  async tryLstat(path: string): Promise<Metadata | null> {
+    return this.#read("lstat", path, () => {
+      const row = this.#find(path, "lstat");
+      return row === undefined ? null : this.#metadata(row);
+    });
   }
 
   /** The entries of the directory at `path`, sorted by name (UTF-16 code unit order). */

@@ -827,3 +827,38 @@ Deno.test("opening a version-1 database records every directory's size (migratio
     await assertDirSizes(b, ["/", "/d", "/d/e"]);
   });
 });
+
+Deno.test("tryLstat: lstat's answer, or null when nothing is there; other errors still reject", async () => {
+  const b = SqliteBackend.memory();
+  try {
+    let deep = "";
+    for (let i = 0; i < 65; i++) deep += `/d${i}`; // deeper than one joined statement walks
+    await b.mkdir("/d");
+    await b.writeFile("/d/f", bytes("f"));
+    await b.symlink("/d", "/link");
+    for (const path of ["/", "/d", "/d/f", "/link"]) {
+      assert.deepEqual(await b.tryLstat(path), await b.lstat(path), path);
+    }
+    for (const path of ["/nope", "/d/nope", "/nope/f", "/d/nope/f", deep, `/d${deep}`]) {
+      assert.equal(await b.tryLstat(path), null, path);
+      await fails(b.lstat(path), "ENOENT", path);
+    }
+    for (const path of ["/d/f/x", "/link/f", "/d/f/x/y"]) {
+      await fails(b.tryLstat(path), "ENOTDIR", path);
+    }
+    let present = "/d";
+    for (let i = 0; i < 65; i++) await b.mkdir(present += `/e${i}`);
+    assert.equal((await b.tryLstat(present))?.ino, (await b.lstat(present)).ino);
+    assert.equal(await b.tryLstat(`${present}/missing`), null);
+    assert.equal(await b.tryLstat(`${present}/missing/deeper`), null);
+    await fails(b.tryLstat("relative"), "EINVAL");
+    await fails(b.tryLstat("/d/a\0b"), "EINVAL");
+    await fails(b.tryLstat("/a\0b/c"), "EINVAL");
+    await fails(b.tryLstat(`/d/${"x".repeat(256)}`), "ENAMETOOLONG");
+    await fails(b.tryLstat(`/${"x".repeat(256)}/c`), "ENAMETOOLONG");
+    b.close();
+    await fails(b.tryLstat("/d"), "EBADF");
+  } finally {
+    b.close();
+  }
+});
