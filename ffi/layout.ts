@@ -332,13 +332,31 @@ export interface StatFields {
   ctimeMs: number;
 }
 
+const TWO_32 = 2 ** 32;
+
+/**
+ * Store integer `n` (a safe integer, negative ones as two's complement) as
+ * a little-endian 64-bit word. Two 32-bit stores instead of
+ * `setBigInt64(BigInt(n))`: replies are written for every request, and a
+ * BigInt per field is an allocation per field.
+ */
+function setU64(view: DataView, at: number, n: number): void {
+  view.setUint32(at, n >>> 0, true);
+  view.setUint32(at + 4, Math.floor(n / TWO_32) >>> 0, true);
+}
+
+/** Read a little-endian unsigned 64-bit word as a number (exact below 2^53). */
+function getU64(view: Deno.UnsafePointerView, at: number): number {
+  return view.getUint32(at) + view.getUint32(at + 4) * TWO_32;
+}
+
 function setTime(view: DataView, at: number, ms: number): void {
   const safe = Number.isFinite(ms) ? ms : 0;
   const sec = Math.floor(safe / 1000);
   let nsec = Math.round((safe - sec * 1000) * 1e6);
   if (nsec > 999_999_999) nsec = 999_999_999;
-  view.setBigInt64(at, BigInt(sec), true);
-  view.setBigInt64(at + 8, BigInt(nsec), true);
+  setU64(view, at, sec);
+  setU64(view, at + 8, nsec);
 }
 
 function getTimeMs(view: Deno.UnsafePointerView, at: number): number {
@@ -347,16 +365,16 @@ function getTimeMs(view: Deno.UnsafePointerView, at: number): number {
 
 /** Write `s` as a `struct stat` at `offset` of `view` (every other byte zeroed). */
 export function writeStat(view: DataView, offset: number, s: StatFields): void {
-  for (let i = 0; i < SIZEOF.stat; i += 8) view.setBigUint64(offset + i, 0n, true);
-  view.setBigUint64(offset + STAT.ino, BigInt(s.ino), true);
-  view.setBigUint64(offset + STAT.nlink, BigInt(s.nlink), true);
+  for (let i = 0; i < SIZEOF.stat; i += 4) view.setUint32(offset + i, 0, true);
+  setU64(view, offset + STAT.ino, s.ino);
+  setU64(view, offset + STAT.nlink, s.nlink);
   view.setUint32(offset + STAT.mode, s.mode, true);
   view.setUint32(offset + STAT.uid, s.uid, true);
   view.setUint32(offset + STAT.gid, s.gid, true);
-  view.setBigUint64(offset + STAT.rdev, BigInt(s.rdev), true);
-  view.setBigInt64(offset + STAT.size, BigInt(s.size), true);
-  view.setBigInt64(offset + STAT.blksize, 4096n, true);
-  view.setBigInt64(offset + STAT.blocks, BigInt(s.blocks), true);
+  setU64(view, offset + STAT.rdev, s.rdev);
+  setU64(view, offset + STAT.size, s.size);
+  setU64(view, offset + STAT.blksize, 4096);
+  setU64(view, offset + STAT.blocks, s.blocks);
   setTime(view, offset + STAT.atime, s.atimeMs);
   setTime(view, offset + STAT.mtime, s.mtimeMs);
   setTime(view, offset + STAT.ctime, s.ctimeMs);
@@ -399,8 +417,8 @@ export function writeEntryParam(
   attrTimeout: number,
   entryTimeout: number,
 ): void {
-  view.setBigUint64(ENTRY.ino, BigInt(nodeId), true);
-  view.setBigUint64(ENTRY.generation, 0n, true);
+  setU64(view, ENTRY.ino, nodeId);
+  setU64(view, ENTRY.generation, 0);
   writeStat(view, ENTRY.attr, attr);
   view.setFloat64(ENTRY.attrTimeout, attrTimeout, true);
   view.setFloat64(ENTRY.entryTimeout, entryTimeout, true);
@@ -408,7 +426,7 @@ export function writeEntryParam(
 
 /** Write a negative `struct fuse_entry_param` (node id 0): the kernel may cache the absence. */
 export function writeNegativeEntry(view: DataView, entryTimeout: number): void {
-  for (let i = 0; i < SIZEOF.entryParam; i += 8) view.setBigUint64(i, 0n, true);
+  for (let i = 0; i < SIZEOF.entryParam; i += 4) view.setUint32(i, 0, true);
   view.setFloat64(ENTRY.entryTimeout, entryTimeout, true);
 }
 
@@ -435,7 +453,7 @@ export function readFileInfo(ptr: Deno.PointerValue): FileInfoIn | undefined {
   const bits = v.getUint32(FILE_INFO.bits);
   return {
     flags: v.getInt32(FILE_INFO.flags),
-    fh: Number(v.getBigUint64(FILE_INFO.fh)),
+    fh: getU64(v, FILE_INFO.fh),
     lockOwner: v.getBigUint64(FILE_INFO.lockOwner),
     writepage: (bits & FI_BIT.writepage) !== 0,
     flush: (bits & FI_BIT.flush) !== 0,
@@ -461,7 +479,7 @@ export interface FileInfoOut {
 
 /** Write a reply `fuse_file_info` into `buf` (at least {@linkcode SIZEOF}.fileInfoAlloc bytes). */
 export function writeFileInfo(view: DataView, fi: FileInfoOut): void {
-  for (let i = 0; i < SIZEOF.fileInfoAlloc; i += 8) view.setBigUint64(i, 0n, true);
+  for (let i = 0; i < SIZEOF.fileInfoAlloc; i += 4) view.setUint32(i, 0, true);
   let bits = 0;
   if (fi.directIo) bits |= FI_BIT.directIo;
   if (fi.keepCache) bits |= FI_BIT.keepCache;
@@ -469,7 +487,7 @@ export function writeFileInfo(view: DataView, fi: FileInfoOut): void {
   if (fi.nonseekable) bits |= FI_BIT.nonseekable;
   if (fi.noflush) bits |= FI_BIT.noflush;
   view.setUint32(FILE_INFO.bits, bits, true);
-  view.setBigUint64(FILE_INFO.fh, BigInt(fi.fh), true);
+  setU64(view, FILE_INFO.fh, fi.fh);
 }
 
 /** The calling process of a request (`struct fuse_ctx`). */
@@ -512,8 +530,8 @@ export function readForgets(ptr: Deno.PointerValue, count: number): Forget[] {
   for (let i = 0; i < count; i++) {
     const at = i * SIZEOF.forgetData;
     out.push({
-      nodeId: Number(v.getBigUint64(at + FORGET.ino)),
-      nlookup: Number(v.getBigUint64(at + FORGET.nlookup)),
+      nodeId: getU64(v, at + FORGET.ino),
+      nlookup: getU64(v, at + FORGET.nlookup),
     });
   }
   return out;

@@ -21,7 +21,7 @@
  */
 
 import { type Backend, type FileHandle, type OpenOptions, supports } from "../core/backend.ts";
-import { BufferedHandle, openFile, truncateFile } from "../core/derive.ts";
+import { BufferedHandle, openFile, truncateFile, tryLstat } from "../core/derive.ts";
 import { errnoOf, type ErrorCode } from "../core/errno.ts";
 import { fsError, isFsError, toFsError } from "../core/errors.ts";
 import {
@@ -112,7 +112,8 @@ interface OpenDir {
   entries?: DirEntry[];
 }
 
-const ENOENT_REPLY = -errnoOf("ENOENT");
+const ENOENT = errnoOf("ENOENT");
+const ENOENT_REPLY = -ENOENT;
 const S_ISUID = 0o4000;
 const S_ISGID = 0o2000;
 const S_IXGRP = 0o010;
@@ -324,6 +325,11 @@ export class FuseAdapter implements LowLevelHandlers {
     if (this.#opt.readOnly) throw fsError("EROFS", op, path);
   }
 
+  /** Seconds the kernel may keep attributes of this type (see `dirAttrTimeout`). */
+  #attrTimeout(type: FileType): number {
+    return type === "dir" ? this.#opt.dirAttrTimeout : this.#opt.attrTimeout;
+  }
+
   #attr(node: InodeNode | undefined, meta: Metadata): StatFields {
     return {
       ino: meta.ino > 0 ? meta.ino : node?.id ?? 0,
@@ -358,7 +364,7 @@ export class FuseAdapter implements LowLevelHandlers {
     const r = req.entry(
       node.id,
       this.#attr(node, meta),
-      this.#opt.attrTimeout,
+      this.#attrTimeout(meta.type),
       this.#opt.entryTimeout,
     );
     // An interrupted request's reply is discarded: the kernel took no reference.
@@ -540,15 +546,14 @@ export class FuseAdapter implements LowLevelHandlers {
     this.#run(req, "lookup", async () => {
       const parent = this.#node(parentId, "lookup");
       const path = this.#childPath(parent, name, "lookup");
-      let meta: Metadata;
-      try {
-        meta = await this.#backend.lstat(path);
-      } catch (e) {
-        if ((e as { code?: string }).code !== "ENOENT") throw e;
-        // Someone removed it behind the kernel's back: forget the old name.
+      // Most lookups of missing names come before creating them: probe
+      // without paying for an Error.
+      const meta = await tryLstat(this.#backend, path);
+      if (meta === null) {
+        // Someone may have removed it behind the kernel's back: forget the old name.
         this.#table.unlinkEntry(parent, name);
         if (this.#opt.negativeTimeout > 0) req.negativeEntry(this.#opt.negativeTimeout);
-        else req.err(errnoOf("ENOENT"));
+        else req.err(ENOENT);
         return;
       }
       this.#replyEntry(req, this.#table.resolve(parent, name, meta), meta);
@@ -572,7 +577,7 @@ export class FuseAdapter implements LowLevelHandlers {
       const node = this.#node(nodeId, "getattr");
       const open = fi ? this.#files.get(fi.fh) : undefined;
       const meta = open ? await open.file.stat() : await this.#stat(node, "getattr");
-      req.attr(this.#attr(node, meta), this.#opt.attrTimeout);
+      req.attr(this.#attr(node, meta), this.#attrTimeout(meta.type));
     });
   }
 
@@ -639,7 +644,7 @@ export class FuseAdapter implements LowLevelHandlers {
         await this.#killSuidSgid(req, node, open?.file, "setattr");
       }
       const meta = open ? await open.file.stat() : await this.#stat(node, "setattr");
-      req.attr(this.#attr(node, meta), this.#opt.attrTimeout);
+      req.attr(this.#attr(node, meta), this.#attrTimeout(meta.type));
     });
   }
 
@@ -812,14 +817,7 @@ export class FuseAdapter implements LowLevelHandlers {
       if (flags & RENAME.noreplace) {
         // The kernel holds both directories locked for the whole request,
         // so nothing else through the mount can create `to` in between.
-        let exists = true;
-        try {
-          await this.#backend.lstat(to);
-        } catch (e) {
-          if ((e as { code?: string }).code !== "ENOENT") throw e;
-          exists = false;
-        }
-        need(!exists, "EEXIST", "rename", to);
+        need((await tryLstat(this.#backend, to)) === null, "EEXIST", "rename", to);
       }
       await this.#backend.rename(from, to);
       this.#table.rename(parent, name, newParent, newName);
@@ -881,7 +879,7 @@ export class FuseAdapter implements LowLevelHandlers {
       const r = req.create(
         node.id,
         this.#attr(node, meta),
-        this.#opt.attrTimeout,
+        this.#attrTimeout(meta.type),
         this.#opt.entryTimeout,
         this.#openReply(fh, file),
       );
@@ -1098,7 +1096,7 @@ export class FuseAdapter implements LowLevelHandlers {
             e.name,
             node.id,
             this.#attr(node, meta),
-            this.#opt.attrTimeout,
+            this.#attrTimeout(meta.type),
             this.#opt.entryTimeout,
             i + 1,
           )

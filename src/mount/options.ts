@@ -13,8 +13,13 @@ import { MountError } from "./errors.ts";
  * nothing.
  *
  * - `"never"`: direct I/O (no page cache) and zero entry/attribute
- *   timeouts. Every read, write and stat reaches the backend, so changes
- *   made to the backend directly (not through the mount) are seen at once.
+ *   timeouts. Every read, write and path lookup reaches the backend, so
+ *   changes made to the backend directly (not through the mount) are seen
+ *   at once. One allowance: the kernel checks the permissions of every
+ *   directory on a path (`defaultPermissions`), and may reuse a
+ *   directory's attributes for a clock tick or two (a few milliseconds):
+ *   the lookup of that same path walk has just fetched them. Without this
+ *   each directory would cost a second round trip on every path walk.
  * - `"auto"`: the page cache is kept while a file is unchanged (the kernel
  *   compares modification times), entries and attributes are cached for
  *   1 s. Changes made to the backend directly show up within a second.
@@ -128,6 +133,12 @@ export interface ResolvedMountOptions {
   entryTimeout: number;
   /** Seconds. */
   attrTimeout: number;
+  /**
+   * Seconds for directories: `attrTimeout`, except that `"never"` without an
+   * explicit `attrTimeout` uses one microsecond, which the kernel rounds up
+   * to one clock tick (see {@linkcode CachePolicy}).
+   */
+  dirAttrTimeout: number;
   /** Seconds the kernel may remember that a name does not exist (0: not at all). */
   negativeTimeout: number;
   /** See {@linkcode MountOptions.writebackCache}. */
@@ -149,6 +160,8 @@ export interface ResolvedMountOptions {
 }
 
 const DAY = 86_400;
+/** A timeout the kernel rounds up to one clock tick, the shortest it keeps anything. */
+const ONE_TICK = 1e-6;
 const MAX_WRITE = 1 << 20;
 
 function nonNegative(name: string, value: number | undefined): number | undefined {
@@ -188,7 +201,9 @@ export function resolveMountOptions(options: MountOptions = {}): ResolvedMountOp
   }
   const policyTimeout = cache === "never" ? 0 : cache === "auto" ? 1 : DAY;
   const entryTimeout = nonNegative("entryTimeout", options.entryTimeout) ?? policyTimeout;
-  const attrTimeout = nonNegative("attrTimeout", options.attrTimeout) ?? policyTimeout;
+  const explicitAttrTimeout = nonNegative("attrTimeout", options.attrTimeout);
+  const attrTimeout = explicitAttrTimeout ?? policyTimeout;
+  const dirAttrTimeout = explicitAttrTimeout ?? (cache === "never" ? ONE_TICK : policyTimeout);
   const maxWrite = options.maxWrite ?? MAX_WRITE;
   if (!Number.isSafeInteger(maxWrite) || maxWrite < 4096 || maxWrite > MAX_WRITE) {
     throw new MountError("Platform", `mount option maxWrite must be 4096..${MAX_WRITE}`);
@@ -205,6 +220,7 @@ export function resolveMountOptions(options: MountOptions = {}): ResolvedMountOp
     cache,
     entryTimeout,
     attrTimeout,
+    dirAttrTimeout,
     negativeTimeout: cache === "always" ? entryTimeout : 0,
     writebackCache: options.writebackCache ?? false,
     xattrs: options.xattrs ?? true,

@@ -30,6 +30,8 @@ import {
   STAT,
   STATVFS,
   UMOUNT,
+  writeEntryParam,
+  writeStat,
   XATTR,
 } from "../../ffi/layout.ts";
 
@@ -343,4 +345,50 @@ Deno.test("kernel protocol, iovec and fuse_custom_io layouts match (INIT-reply p
   check("kernel", layout);
   check("iovec", IOVEC);
   check("customIo", CUSTOM_IO);
+});
+
+Deno.test("writeStat and writeEntryParam encode 64-bit fields exactly, negative times too", () => {
+  const view = new DataView(new ArrayBuffer(SIZEOF.entryParam));
+  new Uint8Array(view.buffer).fill(0xee); // every byte must be written
+  const attr = {
+    ino: 2 ** 40 + 7,
+    mode: 0o100644,
+    nlink: 3,
+    uid: 4_000_000_000,
+    gid: 5,
+    rdev: 2 ** 33 + 1,
+    size: 2 ** 52 + 3,
+    blocks: 2 ** 44,
+    atimeMs: -1500.25, // 1.50025 s before the epoch: -2 s + 0.49975 s
+    mtimeMs: 1_700_000_000_123.5,
+    ctimeMs: 0,
+  };
+  writeEntryParam(view, 2 ** 35 + 9, attr, 1.5, 2.5);
+  const u64 = (at: number) => view.getBigUint64(at, true);
+  const i64 = (at: number) => view.getBigInt64(at, true);
+  const st = ENTRY.attr;
+  assert.equal(u64(ENTRY.ino), 2n ** 35n + 9n);
+  assert.equal(u64(ENTRY.generation), 0n);
+  assert.equal(u64(st + STAT.ino), 2n ** 40n + 7n);
+  assert.equal(u64(st + STAT.nlink), 3n);
+  assert.equal(view.getUint32(st + STAT.mode, true), 0o100644);
+  assert.equal(view.getUint32(st + STAT.uid, true), 4_000_000_000);
+  assert.equal(u64(st + STAT.rdev), 2n ** 33n + 1n);
+  assert.equal(i64(st + STAT.size), 2n ** 52n + 3n);
+  assert.equal(i64(st + STAT.blocks), 2n ** 44n);
+  assert.equal(i64(st + STAT.blksize), 4096n);
+  assert.equal(i64(st + STAT.atime), -2n);
+  assert.equal(i64(st + STAT.atime + 8), 499_750_000n);
+  assert.equal(i64(st + STAT.mtime), 1_700_000_000n);
+  assert.equal(i64(st + STAT.mtime + 8), 123_500_000n);
+  assert.equal(i64(st + STAT.ctime), 0n);
+  assert.equal(view.getFloat64(ENTRY.attrTimeout, true), 1.5);
+  assert.equal(view.getFloat64(ENTRY.entryTimeout, true), 2.5);
+  // Padding and unused fields are zero, not left over from the last reply.
+  assert.equal(u64(st + STAT.dev), 0n);
+  const stat = new DataView(new ArrayBuffer(SIZEOF.stat));
+  new Uint8Array(stat.buffer).fill(0xee);
+  writeStat(stat, 0, { ...attr, ino: 1, nlink: 1, rdev: 0, size: 0, blocks: 0 });
+  assert.equal(stat.getBigUint64(STAT.dev, true), 0n);
+  assert.equal(stat.getBigUint64(STAT.ino, true), 1n);
 });

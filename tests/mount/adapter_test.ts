@@ -180,9 +180,10 @@ Deno.test("FsError codes from the backend become their errno; unknown errors EIO
   adapter.rmdir(r2, 1, "d");
   await settle(adapter);
   assert.deepEqual(r2.replies, ["err 39"]); // ENOTEMPTY
+  // lookup probes with tryLstat when the backend has it, else lstat.
   const denying = new Proxy(backend, {
     get: (t, p, rcv) =>
-      p === "lstat"
+      p === "lstat" || p === "tryLstat"
         ? () => Promise.reject(fsError("EACCES", "lstat", "/x"))
         : Reflect.get(t, p, rcv),
   });
