@@ -325,9 +325,14 @@ export class FuseAdapter implements LowLevelHandlers {
     if (this.#opt.readOnly) throw fsError("EROFS", op, path);
   }
 
-  /** Seconds the kernel may keep attributes of this type (see `dirAttrTimeout`). */
-  #attrTimeout(type: FileType): number {
-    return type === "dir" ? this.#opt.dirAttrTimeout : this.#opt.attrTimeout;
+  /**
+   * Seconds the kernel may keep attributes: `shortAttrTimeout` for
+   * directories and for a node the same request just created, whose
+   * attributes the rest of the system call (permission checks of the path
+   * walk, of the open) uses at once.
+   */
+  #attrTimeout(type: FileType, created = false): number {
+    return type === "dir" || created ? this.#opt.shortAttrTimeout : this.#opt.attrTimeout;
   }
 
   #attr(node: InodeNode | undefined, meta: Metadata): StatFields {
@@ -359,12 +364,12 @@ export class FuseAdapter implements LowLevelHandlers {
   }
 
   /** Reply with `node` as a new kernel reference (lookup, mknod, mkdir, symlink, link). */
-  #replyEntry(req: FuseReply, node: InodeNode, meta: Metadata): void {
+  #replyEntry(req: FuseReply, node: InodeNode, meta: Metadata, created = false): void {
     this.#table.ref(node);
     const r = req.entry(
       node.id,
       this.#attr(node, meta),
-      this.#attrTimeout(meta.type),
+      this.#attrTimeout(meta.type, created),
       this.#opt.entryTimeout,
     );
     // An interrupted request's reply is discarded: the kernel took no reference.
@@ -373,7 +378,7 @@ export class FuseAdapter implements LowLevelHandlers {
 
   async #newEntry(req: FuseReply, parent: InodeNode, name: string, path: string): Promise<void> {
     const meta = await this.#backend.lstat(path);
-    this.#replyEntry(req, this.#table.resolve(parent, name, meta), meta);
+    this.#replyEntry(req, this.#table.resolve(parent, name, meta), meta, true);
   }
 
   /**
@@ -879,7 +884,7 @@ export class FuseAdapter implements LowLevelHandlers {
       const r = req.create(
         node.id,
         this.#attr(node, meta),
-        this.#attrTimeout(meta.type),
+        this.#attrTimeout(meta.type, true),
         this.#opt.entryTimeout,
         this.#openReply(fh, file),
       );

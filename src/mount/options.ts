@@ -15,11 +15,13 @@ import { MountError } from "./errors.ts";
  * - `"never"`: direct I/O (no page cache) and zero entry/attribute
  *   timeouts. Every read, write and path lookup reaches the backend, so
  *   changes made to the backend directly (not through the mount) are seen
- *   at once. One allowance: the kernel checks the permissions of every
- *   directory on a path (`defaultPermissions`), and may reuse a
- *   directory's attributes for a clock tick or two (a few milliseconds):
- *   the lookup of that same path walk has just fetched them. Without this
- *   each directory would cost a second round trip on every path walk.
+ *   at once. One allowance: the kernel checks permissions
+ *   (`defaultPermissions`) of every directory on a path and of a file it
+ *   opens, and may reuse the attributes of directories, and of files the
+ *   mount has just created, for a clock tick or two (a few milliseconds):
+ *   the lookup or create of that same system call has just fetched them.
+ *   Without this every directory on a path and every new file would cost
+ *   a second round trip.
  * - `"auto"`: the page cache is kept while a file is unchanged (the kernel
  *   compares modification times), entries and attributes are cached for
  *   1 s. Changes made to the backend directly show up within a second.
@@ -134,11 +136,12 @@ export interface ResolvedMountOptions {
   /** Seconds. */
   attrTimeout: number;
   /**
-   * Seconds for directories: `attrTimeout`, except that `"never"` without an
-   * explicit `attrTimeout` uses one microsecond, which the kernel rounds up
-   * to one clock tick (see {@linkcode CachePolicy}).
+   * Seconds for the attributes of directories and of files just created:
+   * `attrTimeout`, except that `"never"` without an explicit `attrTimeout`
+   * uses one microsecond, which the kernel rounds up to one clock tick
+   * (see {@linkcode CachePolicy}).
    */
-  dirAttrTimeout: number;
+  shortAttrTimeout: number;
   /** Seconds the kernel may remember that a name does not exist (0: not at all). */
   negativeTimeout: number;
   /** See {@linkcode MountOptions.writebackCache}. */
@@ -203,7 +206,7 @@ export function resolveMountOptions(options: MountOptions = {}): ResolvedMountOp
   const entryTimeout = nonNegative("entryTimeout", options.entryTimeout) ?? policyTimeout;
   const explicitAttrTimeout = nonNegative("attrTimeout", options.attrTimeout);
   const attrTimeout = explicitAttrTimeout ?? policyTimeout;
-  const dirAttrTimeout = explicitAttrTimeout ?? (cache === "never" ? ONE_TICK : policyTimeout);
+  const shortAttrTimeout = explicitAttrTimeout ?? (cache === "never" ? ONE_TICK : policyTimeout);
   const maxWrite = options.maxWrite ?? MAX_WRITE;
   if (!Number.isSafeInteger(maxWrite) || maxWrite < 4096 || maxWrite > MAX_WRITE) {
     throw new MountError("Platform", `mount option maxWrite must be 4096..${MAX_WRITE}`);
@@ -220,7 +223,7 @@ export function resolveMountOptions(options: MountOptions = {}): ResolvedMountOp
     cache,
     entryTimeout,
     attrTimeout,
-    dirAttrTimeout,
+    shortAttrTimeout,
     negativeTimeout: cache === "always" ? entryTimeout : 0,
     writebackCache: options.writebackCache ?? false,
     xattrs: options.xattrs ?? true,
