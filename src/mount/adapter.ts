@@ -1161,8 +1161,8 @@ export class FuseAdapter implements LowLevelHandlers {
   #xattrPath(req: FuseReply, nodeId: number, op: string): Promise<string> | undefined {
     if (!this.#hasXattrs) {
       // ENOSYS makes the kernel stop asking (it answers EOPNOTSUPP to
-      // programs itself), sparing a round trip per write for the
-      // security.capability check.
+      // programs itself), including its security.capability check before
+      // a file's first cached write.
       req.err(errnoOf("ENOSYS"));
       return undefined;
     }

@@ -82,9 +82,9 @@ export interface MountOptions {
   writebackCache?: boolean;
   /**
    * Offer extended attributes when the backend has them (default `true`).
-   * With `false` the kernel is told there are none and stops asking: on a
-   * mount with the page cache in use, this saves one round trip per
-   * write(2), the kernel's check for a `security.capability` attribute.
+   * With `false` the kernel is told there are none and stops asking; it
+   * otherwise checks each file once for a `security.capability` attribute
+   * before its first write through the page cache.
    */
   xattrs?: boolean;
   /** Largest write request in bytes, 4 KiB to 1 MiB (default 1 MiB). */

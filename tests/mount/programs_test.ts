@@ -3,7 +3,7 @@
 // holds.
 import assert from "node:assert/strict";
 import { MemoryBackend } from "../../src/backends/memory.ts";
-import type { CachePolicy } from "../../src/mount/options.ts";
+import type { CachePolicy, MountOptions } from "../../src/mount/options.ts";
 import { sh, shOk, withMount } from "./helpers.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -122,8 +122,14 @@ const SUID_SCRIPT = `
   stat -c '%n %a' a b c d e f g
 `;
 
-for (const cache of ["never", "auto", "always"] as CachePolicy[]) {
-  Deno.test(`set-user-ID/set-group-ID are dropped as on tmpfs (cache: ${cache})`, async () => {
+const SUID_CASES: [string, MountOptions][] = [
+  ["cache: never", { cache: "never" }],
+  ["cache: auto", { cache: "auto" }],
+  ["cache: always", { cache: "always" }],
+  ["writeback cache", { cache: "always", writebackCache: true }],
+];
+for (const [what, options] of SUID_CASES) {
+  Deno.test(`set-user-ID/set-group-ID are dropped as on tmpfs (${what})`, async () => {
     const shm = await Deno.makeTempDir({ dir: "/dev/shm", prefix: "anyfs-suid-" });
     let expected: string;
     try {
@@ -134,7 +140,7 @@ for (const cache of ["never", "auto", "always"] as CachePolicy[]) {
     }
     assert.match(expected, /^a 777$/m, "tmpfs drops the bit on an unprivileged write");
     const backend = new MemoryBackend();
-    await withMount(backend, { cache, allowOther: true }, async (mp, handle) => {
+    await withMount(backend, { ...options, allowOther: true }, async (mp, handle) => {
       assert.equal(handle.connection.killPrivV2, true, "the mount clears the bits itself");
       assert.equal(await shOk(SUID_SCRIPT, mp), expected);
     });
