@@ -1,37 +1,28 @@
 /**
  * `anyfs status`: what AnyFS has mounted — every `fuse.anyfs` file system
- * in the mount table, with the backend, the serving process (when it was
- * started by `anyfs mount`) and whether it answers.
+ * in the mount table, with the backend and the serving process (when it
+ * was started by `anyfs mount`); with `--check`, whether it answers.
+ *
+ * Without `--check` no mount is touched: a mount whose server is stuck
+ * would make any access hang.
  *
  * @module
  */
 
-import { isNotConnected, readMountTable } from "../mount/system.ts";
+import { readMountTable } from "../mount/system.ts";
 import { parseCommandArgs } from "./args.ts";
 import { type Command, help } from "./command.ts";
 import { EXIT_OK } from "./errors.ts";
 import { STATUS_HELP } from "./help.ts";
 import { requireHostAccess } from "./host_paths.ts";
+import { probeMount } from "./mount_probe.ts";
 import { readMountRecords } from "./mount_registry.ts";
 import type { CliContext } from "./output.ts";
 
-/** How long a mount may take to answer a `stat` before it is called unresponsive. */
-const PROBE_MS = 1000;
-
-async function probe(path: string): Promise<string> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    return await Promise.race([
-      Deno.stat(path).then(() => "ok"),
-      new Promise<string>((resolve) => {
-        timer = setTimeout(() => resolve("not responding"), PROBE_MS);
-      }),
-    ]);
-  } catch (e) {
-    return isNotConnected(e) ? "dead (run: anyfs unmount " + path + ")" : "unreachable";
-  } finally {
-    clearTimeout(timer);
-  }
+async function stateOf(mountPoint: string, served: boolean, check: boolean): Promise<string> {
+  if (!check) return served ? "serving" : "-";
+  const answer = await probeMount(mountPoint);
+  return answer === "dead" ? `dead (run: anyfs unmount ${mountPoint})` : answer;
 }
 
 /** `anyfs status`. */
@@ -43,6 +34,7 @@ export const statusCommand: Command = {
     const { values } = parseCommandArgs("status", args, {
       help: { type: "boolean", short: "h" },
       json: { type: "boolean" },
+      check: { type: "boolean" },
     }, { min: 0, max: 0, names: [] });
     if (values.help) return await help(ctx, STATUS_HELP);
     requireHostAccess("/proc/self/mountinfo", "read");
@@ -56,7 +48,7 @@ export const statusCommand: Command = {
         backend: record?.backend ?? m.source,
         layers: record?.layers ?? [],
         pid: record?.pid ?? null,
-        state: await probe(m.mountPoint),
+        state: await stateOf(m.mountPoint, record !== undefined, values.check === true),
       });
     }
     if (values.json) {

@@ -6,22 +6,14 @@
  */
 
 import { MountError } from "../mount/errors.ts";
-import { isNotConnected, readMountTable, unmountPath } from "../mount/system.ts";
+import { readMountTable, unmountPath } from "../mount/system.ts";
 import { parseCommandArgs } from "./args.ts";
 import { type Command, help } from "./command.ts";
 import { CliError, EXIT_OK } from "./errors.ts";
 import { UNMOUNT_HELP } from "./help.ts";
 import { absoluteHostPath, lstatOrUndefined, requireHostAccess } from "./host_paths.ts";
+import { probeMount } from "./mount_probe.ts";
 import type { CliContext } from "./output.ts";
-
-async function isDead(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return false;
-  } catch (e) {
-    return isNotConnected(e);
-  }
-}
 
 /** `anyfs unmount` (alias `umount`). */
 export const unmountCommand: Command = {
@@ -64,7 +56,7 @@ export const unmountCommand: Command = {
     } catch (e) {
       if (lazy) throw e;
       // A dead mount: the server is gone, so detaching loses nothing.
-      if (await isDead(mountPoint)) {
+      if (await probeMount(mountPoint) === "dead") {
         await unmountPath(mountPoint, true);
         return EXIT_OK;
       }

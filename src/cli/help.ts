@@ -116,14 +116,17 @@ Examples:
 export const STATUS_HELP = `Usage: anyfs status [flags]
 
 List the file systems AnyFS has mounted (type fuse.anyfs): mount point,
-backend, the serving process and whether it answers.
+backend and the process serving it (for mounts made by 'anyfs mount').
 
 Flags:
+  --check               Also ask each mount whether it answers (ok, dead, not responding);
+                        a dead one is cleaned up by 'anyfs unmount'
   --json                One JSON object per mount, one per line
   -h, --help            Show this help
 
-Example:
-  anyfs status`;
+Examples:
+  anyfs status
+  anyfs status --check --json`;
 
 /** `anyfs ls --help`. */
 export const LS_HELP = `Usage: anyfs ls <backend> [path...] [flags]

@@ -1,0 +1,285 @@
+// `anyfs mount|unmount|status` as a user runs them: a background
+// `anyfs mount`, its "mounted" line, shell tools in the mount (always via
+// `sh -c "cd …"`, never `cwd:`), then Ctrl+C (SIGINT) or SIGTERM or
+// `anyfs unmount`, and the mount gone with exit status 0.
+import assert from "node:assert/strict";
+import {
+  anyfs,
+  anyfsOk,
+  assertNoStackTrace,
+  type BackgroundMount,
+  isMounted,
+  sh,
+  shOk,
+  startMount,
+  tempDir,
+} from "./helpers.ts";
+
+/** Stop a background mount with `signal`; it must unmount and exit 0. */
+async function stop(m: BackgroundMount, mountPoint: string, signal: Deno.Signal = "SIGINT") {
+  m.child.kill(signal);
+  const status = await m.status;
+  assert.equal(status.code, 0, `exit ${status.code} after ${signal}:\n${m.stderr()}`);
+  assert.equal(await isMounted(mountPoint), false, "the mount is gone");
+}
+
+/** Make sure nothing stays mounted if a test fails halfway. */
+async function cleanup(m: BackgroundMount | undefined, mountPoint: string) {
+  if (m) {
+    try {
+      m.child.kill("SIGKILL");
+    } catch {
+      // already exited
+    }
+    await m.status;
+  }
+  if (await isMounted(mountPoint)) await sh(`fusermount3 -u -z '${mountPoint}'`);
+}
+
+const SHELL_WORK = "mkdir -p docs && echo hello > docs/a.txt && ln -s docs/a.txt link && " +
+  "cat link && ls";
+
+Deno.test("mount mem: (the default): one line, shell tools work, Ctrl+C unmounts and exits 0", async () => {
+  await using dir = await tempDir();
+  const mp = `${dir.path}/mnt`;
+  await Deno.mkdir(mp);
+  let m: BackgroundMount | undefined;
+  try {
+    m = await startMount([mp]);
+    assert.equal(
+      m.line,
+      `anyfs: mounted mem: at ${mp}; stop with Ctrl+C or 'anyfs unmount ${mp}'`,
+    );
+    assert.ok(await isMounted(mp));
+    assert.equal(await shOk(`cd '${mp}' && ${SHELL_WORK}`), "hello\ndocs\nlink\n");
+    await stop(m, mp);
+    assert.equal(m.stdout(), m.line + "\n", "exactly one line on stdout");
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(mp)), [], "memory is gone");
+  } finally {
+    await cleanup(m, mp);
+  }
+});
+
+Deno.test("mount ./drive.db (backend first): the data outlives the mount", async () => {
+  await using dir = await tempDir();
+  const mp = `${dir.path}/mnt`;
+  await Deno.mkdir(mp);
+  let m: BackgroundMount | undefined;
+  try {
+    m = await startMount(["./drive.db", "mnt", "--cache", "always"], { cwd: dir.path });
+    assert.match(m.line, new RegExp(`^anyfs: mounted sqlite:${dir.path}/drive\\.db at ${mp};`));
+    await shOk(`cd '${mp}' && ${SHELL_WORK} && chmod 600 docs/a.txt && mv docs/a.txt docs/b.txt`);
+    await stop(m, mp);
+    const drive = `sqlite:${dir.path}/drive.db`;
+    assert.equal(await anyfsOk(["cat", drive, "/docs/b.txt"]), "hello\n");
+    assert.match(await anyfsOk(["stat", drive, "/docs/b.txt"]), /Mode: 0600/);
+    assert.match(await anyfsOk(["ls", "-l", drive]), /link -> docs\/a\.txt/);
+  } finally {
+    await cleanup(m, mp);
+  }
+});
+
+Deno.test("mount dir: serves the host directory; SIGTERM unmounts and exits 0", async () => {
+  await using dir = await tempDir();
+  const mp = `${dir.path}/mnt`;
+  const data = `${dir.path}/data`;
+  await Deno.mkdir(mp);
+  await Deno.mkdir(data);
+  await Deno.writeTextFile(`${data}/existing.txt`, "was here\n");
+  let m: BackgroundMount | undefined;
+  try {
+    m = await startMount([mp, `dir:${data}`]);
+    assert.match(m.line, new RegExp(`^anyfs: mounted dir:${data} at ${mp};`));
+    assert.equal(
+      await shOk(`cd '${mp}' && cat existing.txt && ${SHELL_WORK}`),
+      "was here\nhello\ndocs\nexisting.txt\nlink\n",
+    );
+    assert.equal(await Deno.readTextFile(`${data}/docs/a.txt`), "hello\n");
+    // Links are stored verbatim (through a mount the kernel resolves them, as on any file system).
+    await Deno.symlink("/etc/hostname", `${data}/abs`);
+    assert.equal(await shOk(`cd '${mp}' && readlink abs`), "/etc/hostname\n");
+    await stop(m, mp, "SIGTERM");
+  } finally {
+    await cleanup(m, mp);
+  }
+});
+
+Deno.test("mount overlay:dir:TEMPLATE,mem: changes never reach the template", async () => {
+  await using dir = await tempDir();
+  const mp = `${dir.path}/mnt`;
+  const template = `${dir.path}/template`;
+  await Deno.mkdir(mp);
+  await Deno.mkdir(template);
+  await Deno.writeTextFile(`${template}/config.txt`, "original\n");
+  let m: BackgroundMount | undefined;
+  try {
+    m = await startMount([mp, `overlay:dir:${template},mem:`]);
+    assert.match(m.line, new RegExp(`^anyfs: mounted overlay:dir:${template},mem: at ${mp};`));
+    const out = await shOk(
+      `cd '${mp}' && cat config.txt && echo changed > config.txt && cat config.txt && ` +
+        `${SHELL_WORK} && rm config.txt && ls`,
+    );
+    assert.equal(out, "original\nchanged\nhello\nconfig.txt\ndocs\nlink\ndocs\nlink\n");
+    assert.equal(await Deno.readTextFile(`${template}/config.txt`), "original\n");
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(template))).map((e) => e.name),
+      ["config.txt"],
+    );
+    await stop(m, mp);
+  } finally {
+    await cleanup(m, mp);
+  }
+});
+
+Deno.test("status lists the mount with backend, middleware and pid; --stats counts; anyfs unmount ends it", async () => {
+  await using dir = await tempDir();
+  const mp = `${dir.path}/mnt`;
+  await Deno.mkdir(mp);
+  const env = { ANYFS_STATE_DIR: `${dir.path}/state` };
+  let m: BackgroundMount | undefined;
+  try {
+    m = await startMount([mp, "mem:", "--stats", "--quota-size", "1M", "--deny", "*.secret"], {
+      env,
+    });
+    assert.match(m.line, /^anyfs: mounted mem: \(quota 1\.0 MiB, filter -\*\.secret\) at /);
+    const full = await sh(`cd '${mp}' && head -c 2000000 /dev/zero > big`);
+    assert.notEqual(full.code, 0);
+    assert.match(full.stderr, /No space left on device/);
+    const denied = await sh(`cd '${mp}' && echo x > key.secret`);
+    assert.match(denied.stderr, /Permission denied/);
+
+    const table = await anyfsOk(["status"], { env });
+    const row = table.split("\n").find((l) => l.startsWith(mp + " "));
+    assert.ok(row, table);
+    assert.match(
+      row,
+      new RegExp(`mem: \\(quota 1\\.0 MiB, filter -\\*\\.secret\\)\\s+${m.child.pid}\\s+serving$`),
+    );
+    const json = (await anyfsOk(["status", "--json"], { env })).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    ).find((r) => r.mountPoint === mp);
+    assert.deepEqual(json, {
+      mountPoint: mp,
+      backend: "mem:",
+      layers: ["quota 1.0 MiB", "filter -*.secret"],
+      pid: m.child.pid,
+      state: "serving",
+    });
+
+    // Counters arrive on stderr once a second.
+    const deadline = Date.now() + 10_000;
+    while (!/^ops\/s \d+ .*errors \d+/m.test(m.stderr()) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(m.stderr(), /^ops\/s \d+ +read .+\/s +written .+\/s +errors \d+/m);
+
+    await anyfsOk(["unmount", mp]);
+    const status = await m.status;
+    assert.equal(status.code, 0, m.stderr());
+    assert.equal(await isMounted(mp), false);
+    assert.ok(!(await anyfsOk(["status"], { env })).includes(mp));
+    assert.deepEqual(
+      await Array.fromAsync(Deno.readDir(`${dir.path}/state`)),
+      [],
+      "record removed",
+    );
+  } finally {
+    await cleanup(m, mp);
+  }
+});
+
+Deno.test("a busy mount point: mounting again and unmounting while in use say what to do", async () => {
+  await using dir = await tempDir();
+  const mp = `${dir.path}/mnt`;
+  await Deno.mkdir(mp);
+  let m: BackgroundMount | undefined;
+  let shell: Deno.ChildProcess | undefined;
+  try {
+    m = await startMount([mp, "--read-only"]);
+    assert.match(m.line, /mounted mem: \(read-only\) at/);
+    const ro = await sh(`cd '${mp}' && touch x`);
+    assert.match(ro.stderr, /Read-only file system/);
+
+    const again = await anyfs(["mount", mp]);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already a mount point/);
+    assertNoStackTrace(again.stderr);
+
+    shell = new Deno.Command("sh", { args: ["-c", `cd '${mp}' && exec sleep 60`], stdin: "null" })
+      .spawn();
+    await new Promise((r) => setTimeout(r, 200));
+    const busy = await anyfs(["unmount", mp]);
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, /is in use .*anyfs unmount --lazy /);
+    assert.ok(await isMounted(mp));
+
+    await anyfsOk(["unmount", "--lazy", mp]);
+    assert.equal(await isMounted(mp), false, "detached at once");
+    shell.kill("SIGKILL");
+    await shell.status;
+    shell = undefined;
+    assert.equal((await m.status).code, 0, m.stderr());
+  } finally {
+    if (shell) {
+      shell.kill("SIGKILL");
+      await shell.status;
+    }
+    await cleanup(m, mp);
+  }
+});
+
+Deno.test("anyfs unmount cleans up a dead mount (Transport endpoint is not connected)", async () => {
+  await using dir = await tempDir();
+  const mp = `${dir.path}/mnt`;
+  await Deno.mkdir(mp);
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL("./fixtures/mount_then_wait.ts", import.meta.url).pathname, mp],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = child.stdout.getReader();
+    const { value } = await reader.read();
+    assert.match(new TextDecoder().decode(value), /ready/);
+    reader.releaseLock();
+    child.kill("SIGKILL");
+    await child.status;
+    await child.stdout.cancel().catch(() => {});
+    assert.match((await sh(`ls '${mp}'`)).stderr, /Transport endpoint is not connected/);
+    const status = await anyfsOk(["status", "--check"]);
+    assert.match(
+      status.split("\n").find((l) => l.startsWith(mp + " ")) ?? "",
+      /-\s+dead \(run: anyfs unmount /,
+    );
+    await anyfsOk(["unmount", mp]);
+    assert.equal(await isMounted(mp), false);
+    await shOk(`touch '${mp}/usable'`);
+  } finally {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // already dead
+    }
+    await child.status;
+    if (await isMounted(mp)) await sh(`fusermount3 -u -z '${mp}'`);
+  }
+});
+
+Deno.test("mount without --allow-ffi says which flag to add, and creates nothing", async () => {
+  await using dir = await tempDir();
+  const mp = `${dir.path}/mnt`;
+  await Deno.mkdir(mp);
+  const r = await anyfs(["mount", mp, `sqlite:${dir.path}/drive.db`], {
+    permissions: ["--allow-read", "--allow-write", "--allow-env", "--allow-run", "--allow-sys"],
+  });
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^anyfs: mount: cannot mount: .*--allow-ffi/);
+  assertNoStackTrace(r.stderr);
+  assert.equal(await isMounted(mp), false);
+  assert.deepEqual(
+    (await Array.fromAsync(Deno.readDir(dir.path))).map((e) => e.name),
+    ["mnt"],
+    "no drive file was created",
+  );
+});
