@@ -862,3 +862,38 @@ Deno.test("tryLstat: lstat's answer, or null when nothing is there; other errors
     b.close();
   }
 });
+
+Deno.test("lstat, tryLstat, statIno and a handle's stat describe a node identically", async () => {
+  const b = SqliteBackend.memory();
+  try {
+    let deep = "";
+    for (let i = 0; i < 62; i++) await b.mkdir(deep += `/d${i}`); // past one joined statement
+    await b.writeFile("/f", pattern(70_000));
+    await b.writeFile(`${deep}/f`, bytes("deep"));
+    await b.symlink("/f", "/s");
+    await b.mknod("/c", S_IFCHR | 0o600, 0x0501);
+    await b.chown("/f", 12, 34);
+    await b.utime("/f", 1_000.5, 2_000.25);
+    for (const path of ["/", "/f", "/s", "/c", "/d0", deep, `${deep}/f`]) {
+      const meta = await b.lstat(path);
+      assert.deepEqual(await b.tryLstat(path), meta, path);
+      assert.deepEqual(await b.statIno(meta.ino), meta, path);
+      if (meta.type === "file" || meta.type === "dir") {
+        const handle = await b.open(path, { read: true });
+        assert.deepEqual(await handle.stat(), meta, path);
+        await handle.close();
+      }
+    }
+    const f = await b.lstat("/f");
+    assert.deepEqual([f.uid, f.gid, f.size, f.atimeMs, f.mtimeMs], [
+      12,
+      34,
+      70_000,
+      1_000.5,
+      2_000.25,
+    ]);
+    assert.equal((await b.lstat("/c")).rdev, 0x0501);
+  } finally {
+    b.close();
+  }
+});

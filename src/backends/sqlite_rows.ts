@@ -1,0 +1,33 @@
+/**
+ * Rows as arrays for {@linkcode SqliteBackend}'s hot statements.
+ *
+ * @module
+ */
+
+import type { StatementSync } from "node:sqlite";
+
+/** A prepared statement, with the row-format switch of newer runtimes. */
+type ArraysSwitch = StatementSync & { setReturnArrays?: (enabled: boolean) => void };
+
+/**
+ * `statement`, made to return each row as an array of its columns in select
+ * order instead of an object: building an object with a property per column
+ * costs about 0.5 µs per row of four columns, a tenth of a small-file read.
+ *
+ * Deno's `node:sqlite` has `setReturnArrays` (a Node 24 API); on a runtime
+ * without it, rows are converted from objects — correct, just not faster —
+ * which is why every query run this way must give each column a distinct
+ * name (`SELECT a.ino AS dir, b.ino AS ino`, not `a.ino, b.ino`).
+ */
+export function returningArrays(statement: StatementSync): StatementSync {
+  const switchable = statement as ArraysSwitch;
+  if (typeof switchable.setReturnArrays === "function") {
+    switchable.setReturnArrays(true);
+    return statement;
+  }
+  const toArray = (row: unknown) => row === undefined ? undefined : Object.values(row as object);
+  return {
+    get: (...params: unknown[]) => toArray(statement.get(...params as [])),
+    all: (...params: unknown[]) => statement.all(...params as []).map(toArray),
+  } as unknown as StatementSync;
+}
