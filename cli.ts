@@ -25,17 +25,20 @@
  * 1 a failed operation, 2 bad usage; errors are one line naming the path
  * and the fix (`ANYFS_DEBUG=1` adds the stack trace).
  *
- * Permissions: the storage commands need `--allow-read` and `--allow-write`
- * on the drive and host paths they touch (`--allow-env` and
- * `--allow-sys` let them find the user's defaults); `mount` also needs
- * `--allow-ffi` and `--allow-run` (for `fusermount3`) and Linux with FUSE 3
- * (`apt install fuse3`). `-A` grants all of it. A missing flag is named in
- * the error message, never prompted for.
+ * Permissions: the drive commands need `--allow-read` and `--allow-write`
+ * on the drive and the host paths they touch (`--allow-env` and
+ * `--allow-sys` let them find the user's defaults). `mount`, `unmount` and
+ * `status` need `-A`: mounting calls libfuse through FFI (which can do
+ * anything, so `--allow-ffi` is all access in effect), Deno lets a program
+ * use `/dev/fuse` only with `--allow-all`, and they run `fusermount3`.
+ * Mounting also needs Linux with FUSE 3 (`apt install fuse3`). A missing
+ * flag is named in the error message, never prompted for.
  *
- * A single binary: `deno task compile` runs `deno compile` with exactly
- * these permissions and writes `./anyfs`. It needs Deno's download host for
- * the `denort` runtime (not reachable from this project's CI machines, so
- * CI never builds it).
+ * A single binary: `deno task compile` runs
+ * `deno compile --allow-all --output anyfs cli.ts`. It downloads Deno's
+ * `denort` runtime from `dl.deno.land`, which this project's CI machines
+ * cannot reach, so CI never builds it; the same permissions are what every
+ * CLI test runs with.
  *
  * @module
  */

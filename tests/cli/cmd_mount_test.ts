@@ -266,7 +266,7 @@ Deno.test("anyfs unmount cleans up a dead mount (Transport endpoint is not conne
   }
 });
 
-Deno.test("mount without --allow-ffi says which flag to add, and creates nothing", async () => {
+Deno.test("mount without --allow-ffi, or without -A, says which flag to add, and creates nothing", async () => {
   await using dir = await tempDir();
   const mp = `${dir.path}/mnt`;
   await Deno.mkdir(mp);
@@ -276,6 +276,13 @@ Deno.test("mount without --allow-ffi says which flag to add, and creates nothing
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^anyfs: mount: cannot mount: .*--allow-ffi/);
   assertNoStackTrace(r.stderr);
+  // With --allow-ffi but not -A, Deno still refuses /dev/fuse: say so, not "missing".
+  const partial = await anyfs(["mount", mp, `sqlite:${dir.path}/drive.db`], {
+    permissions: ["--allow-ffi", "--allow-read", "--allow-write", "--allow-run", "--allow-env"],
+  });
+  assert.equal(partial.code, 1);
+  assert.match(partial.stderr, /mounting needs --allow-all.*\(run deno with -A\)/);
+  assertNoStackTrace(partial.stderr);
   assert.equal(await isMounted(mp), false);
   assert.deepEqual(
     (await Array.fromAsync(Deno.readDir(dir.path))).map((e) => e.name),
