@@ -188,6 +188,48 @@ Deno.test("status lists the mount with backend, middleware and pid; --stats coun
   }
 });
 
+Deno.test("mount options reach the kernel: --uid/--gid, --fs-name, --allow-other, --cache, timeouts, writeback; --rate and --trace-file apply", async () => {
+  await using dir = await tempDir();
+  const mp = `${dir.path}/mnt`;
+  const trace = `${dir.path}/audit.jsonl`;
+  await Deno.mkdir(mp);
+  let m: BackgroundMount | undefined;
+  try {
+    m = await startMount([
+      mp,
+      "--uid",
+      "1234",
+      "--gid",
+      "5678",
+      "--fs-name",
+      "my-drive",
+      "--allow-other",
+      "--cache",
+      "never",
+      "--entry-timeout",
+      "0.5",
+      "--attr-timeout",
+      "0",
+      "--writeback-cache",
+      "--rate",
+      "100000/s",
+      "--trace-file",
+      trace,
+    ]);
+    assert.match(m.line, /\(rate 100000\/s, trace to .*audit\.jsonl\)/);
+    assert.equal(await shOk(`cd '${mp}' && echo hi > f && stat -c %u:%g f`), "1234:5678\n");
+    const line = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+      .find((l) => l.split(" ")[4] === mp) ?? "";
+    assert.match(line, / - fuse\.anyfs my-drive /);
+    assert.match(line, /allow_other/);
+    await stop(m, mp);
+    const ops = (await Deno.readTextFile(trace)).trim().split("\n").map((l) => JSON.parse(l).op);
+    assert.ok(ops.includes("open") || ops.includes("writeFile"), ops.join(","));
+  } finally {
+    await cleanup(m, mp);
+  }
+});
+
 Deno.test("a busy mount point: mounting again and unmounting while in use say what to do", async () => {
   await using dir = await tempDir();
   const mp = `${dir.path}/mnt`;
