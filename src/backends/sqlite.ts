@@ -46,7 +46,7 @@ import {
   type StatFs,
 } from "../core/types.ts";
 import { type HandleHost, LockTable, SqliteFileHandle } from "./sqlite_handle.ts";
-import { returningArrays } from "./sqlite_rows.ts";
+import { type ArrayRows, returningArrays } from "./sqlite_rows.ts";
 import {
   CHUNK_SIZE,
   CONNECTION_PRAGMAS,
@@ -484,7 +484,7 @@ export class SqliteBackend extends Layerable
   #db: DatabaseSync;
   #statements = new Map<string, StatementSync>();
   /** Statements whose rows come back as arrays (no object per row: cheaper). */
-  #arrayStatements = new Map<string, StatementSync>();
+  #arrayStatements = new Map<string, ArrayRows>();
   #shared: boolean;
   #readOnly: boolean;
   #fullSync: boolean;
@@ -671,7 +671,7 @@ export class SqliteBackend extends Layerable
    * order: no object per row, which is measurably cheaper on hot paths.
    * Every such query names each column once (see {@linkcode returningArrays}).
    */
-  #qa(sql: string): StatementSync {
+  #qa(sql: string): ArrayRows {
     let statement = this.#arrayStatements.get(sql);
     if (statement === undefined) {
       statement = returningArrays(this.#db.prepare(sql));
@@ -1097,29 +1097,38 @@ export class SqliteBackend extends Layerable
   // ---------------------------------------------------------------- content
 
   /**
-   * A handle's read: within one chunk (the common case) a single statement
-   * reads size and bytes together; across chunks, a snapshot keeps them in
-   * agreement.
+   * A handle's read, in one statement (so size and bytes agree even while
+   * another process writes): the inode's mode and size joined with every
+   * stored chunk the range overlaps — one row for the usual small read, one
+   * per chunk for a large one.
    */
   #readHandle(ino: number, position: number, length: number, path: string): Uint8Array {
-    const idx = Math.floor(position / CHUNK_SIZE);
-    const row = this.#q(
-      `SELECT i.mode AS mode, i.size AS size, c.data AS data
-       FROM inodes i LEFT JOIN chunks c ON c.ino = i.ino AND c.idx = ?
-       WHERE i.ino = ?`,
-    ).get(idx, ino) as { mode: number; size: number; data: Uint8Array | null } | undefined;
-    if (row === undefined) this.#inodeForHandle(ino, "read", path);
-    if (isDir(row!.mode)) throw fsError("EISDIR", "read", path);
-    const size = row!.size;
+    const first = Math.floor(position / CHUNK_SIZE);
+    const last = length === 0 ? first : Math.floor((position + length - 1) / CHUNK_SIZE);
+    const rows = this.#qa(
+      `SELECT i.mode AS mode, i.size AS size, c.idx AS idx, c.data AS data
+       FROM inodes i LEFT JOIN chunks c ON c.ino = i.ino AND c.idx BETWEEN ? AND ?
+       WHERE i.ino = ? ORDER BY c.idx`,
+    ).all(first, last, ino) as [number, number, number | null, Uint8Array | null][];
+    if (rows.length === 0) throw removedUnderHandle("read", path);
+    const [mode, size] = rows[0];
+    if (isDir(mode)) throw fsError("EISDIR", "read", path);
     if (position >= size || length === 0) return new Uint8Array(0);
     const end = Math.min(size, position + length);
-    if (Math.floor((end - 1) / CHUNK_SIZE) === idx) {
-      return sliceChunk(row!.data, position - idx * CHUNK_SIZE, end - idx * CHUNK_SIZE);
+    if (rows.length === 1 && rows[0][2] === first) {
+      // One stored chunk: hand out (part of) SQLite's own fresh copy.
+      const base = first * CHUNK_SIZE;
+      return sliceChunk(rows[0][3], position - base, end - base);
     }
-    return this.#snapshot("read", path, () => {
-      const current = this.#inodeForHandle(ino, "read", path).size;
-      return this.#readRange(ino, current, position, length);
-    });
+    const out = new Uint8Array(end - position);
+    for (const [, , idx, data] of rows) {
+      if (idx === null || data === null) continue; // a hole: zeros
+      const base = idx * CHUNK_SIZE;
+      const from = Math.max(position, base);
+      const to = Math.min(end, base + data.length);
+      if (to > from) out.set(data.subarray(from - base, to - base), from - position);
+    }
+    return out;
   }
 
   #chunk(ino: number, idx: number): Uint8Array | undefined {

@@ -4,7 +4,15 @@
  * @module
  */
 
-import type { StatementSync } from "node:sqlite";
+import type { SQLInputValue, StatementSync } from "node:sqlite";
+
+/** A prepared query whose rows are arrays of its columns, in select order. */
+export interface ArrayRows {
+  /** The first row, or `undefined` when there is none. */
+  get(...params: SQLInputValue[]): unknown[] | undefined;
+  /** Every row. */
+  all(...params: SQLInputValue[]): unknown[][];
+}
 
 /** A prepared statement, with the row-format switch of newer runtimes. */
 type ArraysSwitch = StatementSync & { setReturnArrays?: (enabled: boolean) => void };
@@ -19,15 +27,17 @@ type ArraysSwitch = StatementSync & { setReturnArrays?: (enabled: boolean) => vo
  * which is why every query run this way must give each column a distinct
  * name (`SELECT a.ino AS dir, b.ino AS ino`, not `a.ino, b.ino`).
  */
-export function returningArrays(statement: StatementSync): StatementSync {
+export function returningArrays(statement: StatementSync): ArrayRows {
   const switchable = statement as ArraysSwitch;
   if (typeof switchable.setReturnArrays === "function") {
     switchable.setReturnArrays(true);
-    return statement;
+    return statement as unknown as ArrayRows;
   }
-  const toArray = (row: unknown) => row === undefined ? undefined : Object.values(row as object);
   return {
-    get: (...params: unknown[]) => toArray(statement.get(...params as [])),
-    all: (...params: unknown[]) => statement.all(...params as []).map(toArray),
-  } as unknown as StatementSync;
+    get: (...params) => {
+      const row = statement.get(...params);
+      return row === undefined ? undefined : Object.values(row);
+    },
+    all: (...params) => statement.all(...params).map((row) => Object.values(row)),
+  };
 }

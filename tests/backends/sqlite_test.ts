@@ -897,3 +897,34 @@ Deno.test("lstat, tryLstat, statIno and a handle's stat describe a node identica
     b.close();
   }
 });
+
+Deno.test("a handle reads any range: across chunks, over holes, short chunks and the end", async () => {
+  await withDb(async (file) => {
+    using b = SqliteBackend.open(file);
+    const h = await b.open("/f", { read: true, write: true, create: true });
+    // Chunk 0 full, chunks 1-2 a hole, chunk 3 stored short, size inside chunk 4.
+    const expected = new Uint8Array(4 * CHUNK_SIZE + 100);
+    const head = pattern(CHUNK_SIZE, 3);
+    const middle = pattern(500, 4);
+    await h.write(head, 0);
+    await h.write(middle, 3 * CHUNK_SIZE + 10);
+    await h.truncate(expected.length);
+    expected.set(head, 0);
+    expected.set(middle, 3 * CHUNK_SIZE + 10);
+    const points = [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, 2 * CHUNK_SIZE + 7, 3 * CHUNK_SIZE + 400];
+    const lengths = [0, 1, 100, CHUNK_SIZE, 3 * CHUNK_SIZE, 8 * CHUNK_SIZE];
+    for (const at of [...points, expected.length - 1, expected.length, expected.length + 5]) {
+      for (const length of lengths) {
+        assert.deepEqual(
+          await h.read(at, length),
+          expected.slice(at, Math.min(at + length, expected.length)),
+          `read ${at}+${length}`,
+        );
+      }
+    }
+    await h.close();
+    const dir = await b.open("/", { read: true });
+    await fails(dir.read(0, 10), "EISDIR");
+    await dir.close();
+  });
+});
