@@ -92,6 +92,8 @@ export interface TreeCopyOptions {
 /** Files up to this size are copied in one read and one write; larger ones in chunks. */
 const WHOLE_FILE_LIMIT = 8 << 20;
 const CHUNK = 1 << 20;
+/** Files and links copied at once. */
+const PARALLEL_FILES = 8;
 
 /**
  * List the tree at `root` in `source`: the root first, then each
@@ -306,10 +308,9 @@ export async function copyTree(
         });
     }
   };
-  for (const entry of plan.entries) {
-    const { relative } = entry;
-    const from = at(sourceRoot, relative);
-    const to = at(destRoot, relative);
+  const copyNamed = async (entry: PlannedEntry) => {
+    const from = at(sourceRoot, entry.relative);
+    const to = at(destRoot, entry.relative);
     try {
       await copyEntry(entry, from, to);
     } catch (e) {
@@ -323,7 +324,27 @@ export async function copyTree(
     }
     progress.entriesDone++;
     options.onProgress?.(progress);
+  };
+  // Directories are made one by one, in plan order, so every parent exists
+  // before anything goes into it; files and links, which depend on nothing
+  // but their directory, are copied a few at a time (a host file system
+  // answers each call on its own thread).
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown;
+  for (const entry of plan.entries) {
+    if (failure !== undefined) break;
+    if (entry.meta.type === "dir") {
+      await copyNamed(entry);
+      continue;
+    }
+    const task: Promise<void> = copyNamed(entry).catch((e) => {
+      failure ??= e;
+    }).finally(() => inFlight.delete(task));
+    inFlight.add(task);
+    if (inFlight.size >= PARALLEL_FILES) await Promise.race(inFlight);
   }
+  await Promise.all(inFlight);
+  if (failure !== undefined) throw failure;
   // Children before parents: adding entries changed the directories' times.
   for (let i = dirs.length - 1; i >= 0; i--) {
     await finish(at(destRoot, dirs[i].relative), dirs[i].meta);
