@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { copyTree, planTree, type TreeCopyProgress } from "../../src/cli/tree_copy.ts";
 import type { Backend } from "../../src/core/backend.ts";
+import { Quota } from "../../src/middleware/quota.ts";
 import { ReadOnly } from "../../src/middleware/read_only.ts";
 import { S_IFIFO } from "../../src/core/types.ts";
 
@@ -107,4 +108,21 @@ Deno.test("copyTree names both ends as asked when the destination refuses", asyn
       return true;
     },
   );
+});
+
+Deno.test("copyTree stops at a file the destination refuses, naming it, after the files in flight", async () => {
+  const src = new MemoryBackend();
+  for (let i = 0; i < 40; i++) {
+    await src.writeFile(`/f${String(i).padStart(2, "0")}`, enc.encode("xx"));
+  }
+  const dst = await Quota.create(new MemoryBackend(), { maxTotalSize: 21 });
+  await assert.rejects(
+    copyTree(await planTree(src, "/"), src, "/", dst, "/"),
+    (e: { code: string; message: string }) => {
+      assert.equal(e.code, "ENOSPC");
+      assert.match(e.message, /copy '\/f10' -> '\/f10'/);
+      return true;
+    },
+  );
+  assert.equal((await dst.readDir("/")).length, 10, "ten files of two bytes fit");
 });
