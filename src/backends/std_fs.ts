@@ -105,6 +105,14 @@ const LISTING_CONCURRENCY = 8;
  * offered: extended attributes and special files (Deno has no call for
  * them) and inode lookup.
  *
+ * **Mounting:** a host backend does its I/O on Deno's blocking thread pool,
+ * which the mounting process's own async file calls also use while they
+ * wait for the mount. Driving the mount from the process that serves it
+ * with hundreds of calls in flight (e.g. `Promise.all` over 500
+ * `Deno.writeFile`s into the mount point) can therefore take every thread
+ * and deadlock; serve the mount from one process and use it from others
+ * (shell tools, a child process), or keep few calls in flight.
+ *
  * Needs `--allow-read=<root>` (and `--allow-write=<root>` to change
  * anything); a missing flag fails the operation with `EACCES` whose message
  * names the flag, without prompting.

@@ -252,6 +252,14 @@ async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
  * loses at most the records of the last moments before it, never the
  * database; records are durable after `sync()`.
  *
+ * **Mounting:** a host backend does its I/O on Deno's blocking thread pool,
+ * which the mounting process's own async file calls also use while they
+ * wait for the mount. Driving the mount from the process that serves it
+ * with hundreds of calls in flight (e.g. `Promise.all` over 500
+ * `Deno.writeFile`s into the mount point) can therefore take every thread
+ * and deadlock; serve the mount from one process and use it from others
+ * (shell tools, a child process), or keep few calls in flight.
+ *
  * Needs `--allow-read=<root>` (and `--allow-write=<root>` to change
  * anything); a missing flag fails with `EACCES` naming it. `statfs` also
  * needs `--allow-sys=statfs`. Call {@linkcode VRootFsBackend.close} when
