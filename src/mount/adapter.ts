@@ -328,14 +328,9 @@ export class FuseAdapter implements LowLevelHandlers {
     if (this.#opt.readOnly) throw fsError("EROFS", op, path);
   }
 
-  /**
-   * Seconds the kernel may keep attributes: `shortAttrTimeout` for
-   * directories and for a node the same request just created, whose
-   * attributes the rest of the system call (permission checks of the path
-   * walk, of the open) uses at once.
-   */
-  #attrTimeout(type: FileType, created = false): number {
-    return type === "dir" || created ? this.#opt.shortAttrTimeout : this.#opt.attrTimeout;
+  /** Seconds the kernel may keep a name of this type (see `dirEntryTimeout`). */
+  #entryTimeout(type: FileType): number {
+    return type === "dir" ? this.#opt.dirEntryTimeout : this.#opt.entryTimeout;
   }
 
   #attr(node: InodeNode | undefined, meta: Metadata): StatFields {
@@ -367,13 +362,13 @@ export class FuseAdapter implements LowLevelHandlers {
   }
 
   /** Reply with `node` as a new kernel reference (lookup, mknod, mkdir, symlink, link). */
-  #replyEntry(req: FuseReply, node: InodeNode, meta: Metadata, created = false): void {
+  #replyEntry(req: FuseReply, node: InodeNode, meta: Metadata): void {
     this.#table.ref(node);
     const r = req.entry(
       node.id,
       this.#attr(node, meta),
-      this.#attrTimeout(meta.type, created),
-      this.#opt.entryTimeout,
+      this.#opt.attrTimeout,
+      this.#entryTimeout(meta.type),
     );
     // An interrupted request's reply is discarded: the kernel took no reference.
     if (r === ENOENT_REPLY) this.#table.forget(node.id, 1);
@@ -381,7 +376,7 @@ export class FuseAdapter implements LowLevelHandlers {
 
   async #newEntry(req: FuseReply, parent: InodeNode, name: string, path: string): Promise<void> {
     const meta = await this.#backend.lstat(path);
-    this.#replyEntry(req, this.#table.resolve(parent, name, meta), meta, true);
+    this.#replyEntry(req, this.#table.resolve(parent, name, meta), meta);
   }
 
   /**
@@ -586,7 +581,7 @@ export class FuseAdapter implements LowLevelHandlers {
       const node = this.#node(nodeId, "getattr");
       const open = fi ? this.#files.get(fi.fh) : undefined;
       const meta = open ? await open.file.stat() : await this.#stat(node, "getattr");
-      req.attr(this.#attr(node, meta), this.#attrTimeout(meta.type));
+      req.attr(this.#attr(node, meta), this.#opt.attrTimeout);
     });
   }
 
@@ -653,7 +648,7 @@ export class FuseAdapter implements LowLevelHandlers {
         await this.#killSuidSgid(req, node, open?.file, "setattr");
       }
       const meta = open ? await open.file.stat() : await this.#stat(node, "setattr");
-      req.attr(this.#attr(node, meta), this.#attrTimeout(meta.type));
+      req.attr(this.#attr(node, meta), this.#opt.attrTimeout);
     });
   }
 
@@ -888,8 +883,8 @@ export class FuseAdapter implements LowLevelHandlers {
       const r = req.create(
         node.id,
         this.#attr(node, meta),
-        this.#attrTimeout(meta.type, true),
-        this.#opt.entryTimeout,
+        this.#opt.attrTimeout,
+        this.#entryTimeout(meta.type),
         this.#openReply(fh, file),
       );
       if (r === ENOENT_REPLY) {
@@ -1105,8 +1100,8 @@ export class FuseAdapter implements LowLevelHandlers {
             e.name,
             node.id,
             this.#attr(node, meta),
-            this.#attrTimeout(meta.type),
-            this.#opt.entryTimeout,
+            this.#opt.attrTimeout,
+            this.#entryTimeout(meta.type),
             i + 1,
           )
         ) {

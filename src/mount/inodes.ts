@@ -127,6 +127,18 @@ export class InodeTable {
       node = new InodeNode(this.#nextId++, id.ino, id.type);
       this.#byId.set(node.id, node);
       if (id.ino > 0) this.#byIno.set(id.ino, node);
+    } else if (node.type === "dir") {
+      // A directory has one name: found under another one, it was renamed
+      // in the backend directly. Its old names would build dead paths for
+      // it and everything below it.
+      const old = node.links.splice(0);
+      for (const link of old) {
+        if (link.parent.entries.get(link.name) === node) link.parent.entries.delete(link.name);
+        link.parent.children--;
+      }
+      this.#addLink(node, parent, name);
+      for (const link of old) this.#collect(link.parent);
+      return node;
     }
     this.#addLink(node, parent, name);
     return node;
@@ -139,7 +151,10 @@ export class InodeTable {
 
   #addLink(node: InodeNode, parent: InodeNode, name: string): void {
     parent.entries.set(name, node);
-    node.links.push({ parent, name });
+    // The newest name goes first: the backend has just confirmed it, and a
+    // node's path is built from its first link (an older one may have
+    // been renamed away behind our back).
+    node.links.unshift({ parent, name });
     parent.children++;
   }
 

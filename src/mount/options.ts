@@ -12,16 +12,15 @@ import { MountError } from "./errors.ts";
  * a request round trip costs tens of microseconds, a cache hit almost
  * nothing.
  *
- * - `"never"`: direct I/O (no page cache) and zero entry/attribute
- *   timeouts. Every read, write and path lookup reaches the backend, so
- *   changes made to the backend directly (not through the mount) are seen
- *   at once. One allowance: the kernel checks permissions
- *   (`defaultPermissions`) of every directory on a path and of a file it
- *   opens, and may reuse the attributes of directories, and of files the
- *   mount has just created, for a clock tick or two (a few milliseconds):
- *   the lookup or create of that same system call has just fetched them.
- *   Without this every directory on a path and every new file would cost
- *   a second round trip.
+ * - `"never"`: direct I/O (no page cache), and the kernel keeps names and
+ *   attributes for one clock tick at most (a few milliseconds). Every
+ *   read, write and file name goes to the backend, so changes made to the
+ *   backend directly (not through the mount) are seen at once by path;
+ *   through an already open descriptor, and for directories on a path,
+ *   within that tick. Zero timeouts would make the kernel fetch, within
+ *   one system call, what it has just fetched: each directory on a path
+ *   and the file itself again for its permission checks and its
+ *   attributes, four round trips more for `stat a/b/c`.
  * - `"auto"`: the page cache is kept while a file is unchanged (the kernel
  *   compares modification times), entries and attributes are cached for
  *   1 s. Changes made to the backend directly show up within a second.
@@ -131,17 +130,17 @@ export interface ResolvedMountOptions {
   subtype: string;
   /** See {@linkcode MountOptions.cache}. */
   cache: CachePolicy;
-  /** Seconds. */
+  /** Seconds, for names of files and other non-directories. */
   entryTimeout: number;
+  /**
+   * Seconds for names of directories: `entryTimeout`, except that
+   * `"never"` without an explicit `entryTimeout` keeps them for one clock
+   * tick (see {@linkcode CachePolicy}).
+   */
+  dirEntryTimeout: number;
   /** Seconds. */
   attrTimeout: number;
-  /**
-   * Seconds for the attributes of directories and of files just created:
-   * `attrTimeout`, except that `"never"` without an explicit `attrTimeout`
-   * uses one microsecond, which the kernel rounds up to one clock tick
-   * (see {@linkcode CachePolicy}).
-   */
-  shortAttrTimeout: number;
+
   /** Seconds the kernel may remember that a name does not exist (0: not at all). */
   negativeTimeout: number;
   /** See {@linkcode MountOptions.writebackCache}. */
@@ -203,10 +202,13 @@ export function resolveMountOptions(options: MountOptions = {}): ResolvedMountOp
     throw new MountError("Platform", `unknown cache policy ${JSON.stringify(cache)}`);
   }
   const policyTimeout = cache === "never" ? 0 : cache === "auto" ? 1 : DAY;
-  const entryTimeout = nonNegative("entryTimeout", options.entryTimeout) ?? policyTimeout;
-  const explicitAttrTimeout = nonNegative("attrTimeout", options.attrTimeout);
-  const attrTimeout = explicitAttrTimeout ?? policyTimeout;
-  const shortAttrTimeout = explicitAttrTimeout ?? (cache === "never" ? ONE_TICK : policyTimeout);
+  // "never" still lets the kernel keep attributes and directory names for
+  // one tick (see CachePolicy); explicit timeouts are taken as given.
+  const tick = cache === "never" ? ONE_TICK : policyTimeout;
+  const explicitEntryTimeout = nonNegative("entryTimeout", options.entryTimeout);
+  const entryTimeout = explicitEntryTimeout ?? policyTimeout;
+  const dirEntryTimeout = explicitEntryTimeout ?? tick;
+  const attrTimeout = nonNegative("attrTimeout", options.attrTimeout) ?? tick;
   const maxWrite = options.maxWrite ?? MAX_WRITE;
   if (!Number.isSafeInteger(maxWrite) || maxWrite < 4096 || maxWrite > MAX_WRITE) {
     throw new MountError("Platform", `mount option maxWrite must be 4096..${MAX_WRITE}`);
@@ -222,8 +224,8 @@ export function resolveMountOptions(options: MountOptions = {}): ResolvedMountOp
     subtype: label("subtype", options.subtype ?? "anyfs"),
     cache,
     entryTimeout,
+    dirEntryTimeout,
     attrTimeout,
-    shortAttrTimeout,
     negativeTimeout: cache === "always" ? entryTimeout : 0,
     writebackCache: options.writebackCache ?? false,
     xattrs: options.xattrs ?? true,

@@ -60,3 +60,22 @@ Deno.test("a name that now refers to another inode gets a new node", () => {
   t.dropIfUnused(fresh);
   assert.equal(t.get(fresh.id), undefined);
 });
+
+Deno.test("changes made in the backend directly: a moved directory, a renamed file", () => {
+  const t = new InodeTable(1);
+  const d = t.resolve(t.root, "d", { ino: 2, type: "dir" });
+  t.ref(d);
+  const f = t.resolve(d, "f", { ino: 3, type: "file" });
+  t.ref(f);
+  // The backend renamed /d to /e: the kernel looks up "e" and finds inode 2.
+  const e = t.resolve(t.root, "e", { ino: 2, type: "dir" });
+  assert.equal(e, d, "the same node, under its new name");
+  assert.equal(t.pathOf(f), "/e/f", "paths below the directory follow");
+  assert.equal(t.root.entries.get("d"), undefined, "a directory has one name");
+  // A file found under a second name may be a hard link or a rename: the
+  // name the backend just confirmed builds its path.
+  const g = t.resolve(t.root, "g", { ino: 3, type: "file" });
+  assert.equal(g, f);
+  assert.equal(t.pathOf(f), "/g");
+  assert.equal(e.entries.get("f"), f, "the older name stays known (it may be a hard link)");
+});

@@ -147,6 +147,24 @@ for (const [what, options] of SUID_CASES) {
   });
 }
 
+Deno.test("cache: never: changes made directly in the backend are seen at once by path", async () => {
+  const backend = new MemoryBackend();
+  const enc = (s: string) => new TextEncoder().encode(s);
+  await backend.mkdir("/d");
+  await backend.writeFile("/d/f", enc("one"));
+  await withMount(backend, { cache: "never" }, async (mp) => {
+    assert.equal(await shOk(`cat d/f; echo; stat -c '%s %a' d/f`, mp), "one\n3 644\n");
+    await backend.writeFile("/d/f", enc("three"));
+    await backend.chmod("/d/f", 0o600);
+    assert.equal(await shOk(`cat d/f; echo; stat -c '%s %a' d/f`, mp), "three\n5 600\n");
+    await backend.rename("/d", "/e");
+    assert.equal(await shOk(`cat e/f; echo; ls`, mp), "three\ne\n");
+    assert.notEqual((await sh(`cat d/f`, mp)).code, 0);
+    await backend.unlink("/e/f");
+    assert.notEqual((await sh(`cat e/f`, mp)).code, 0);
+  });
+});
+
 Deno.test("cached writes do not ask for security.capability each time", async () => {
   for (const cache of ["auto", "always"] as CachePolicy[]) {
     await withMount(new MemoryBackend(), { cache }, async (mp, handle) => {
