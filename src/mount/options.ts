@@ -17,10 +17,10 @@ import { MountError } from "./errors.ts";
  *   read, write and file name goes to the backend, so changes made to the
  *   backend directly (not through the mount) are seen at once by path;
  *   through an already open descriptor, and for directories on a path,
- *   within that tick. Zero timeouts would make the kernel fetch, within
- *   one system call, what it has just fetched: each directory on a path
- *   and the file itself again for its permission checks and its
- *   attributes, four round trips more for `stat a/b/c`.
+ *   within that tick. With zero timeouts the kernel fetched again, within
+ *   one system call, what it had just fetched (each directory on a path
+ *   and the file once more, for permission checks and attributes):
+ *   `stat a/b/c` took seven round trips, now one to four.
  * - `"auto"`: the page cache is kept while a file is unchanged (the kernel
  *   compares modification times), entries and attributes are cached for
  *   1 s. Changes made to the backend directly show up within a second.
@@ -140,7 +140,6 @@ export interface ResolvedMountOptions {
   dirEntryTimeout: number;
   /** Seconds. */
   attrTimeout: number;
-
   /** Seconds the kernel may remember that a name does not exist (0: not at all). */
   negativeTimeout: number;
   /** See {@linkcode MountOptions.writebackCache}. */
