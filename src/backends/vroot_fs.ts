@@ -46,7 +46,13 @@ import {
 import { HostFileHandle, type HostHandleAccess } from "./host_handle.ts";
 import { RwLock } from "./rw_lock.ts";
 import { OwnerStore, RESERVED_NAME, STORE_FILE } from "./vroot_owners.ts";
-import { type Containment, type HeldDir, HostRoot, sameInode } from "./vroot_resolve.ts";
+import {
+  type Containment,
+  type EntryIdentity,
+  type HeldDir,
+  HostRoot,
+  sameInode,
+} from "./vroot_resolve.ts";
 
 export type { Containment } from "./vroot_resolve.ts";
 
@@ -152,6 +158,32 @@ function codeOf(e: unknown): unknown {
 function split(path: string): { parent: string; name: string } {
   const cut = path.lastIndexOf("/");
   return { parent: cut === 0 ? "/" : path.slice(0, cut), name: path.slice(cut + 1) };
+}
+
+/**
+ * Fail for what an open must not reach: a symbolic link (`ELOOP`, as
+ * `O_NOFOLLOW`: backends never follow links), a directory when writing or
+ * creating (`EISDIR`), and special files (`ENXIO`: a FIFO would block, a
+ * device would be opened).
+ */
+function refuseToOpen(
+  entry: EntryIdentity,
+  spec: OpenSpec,
+  operation: string,
+  path: string,
+): void {
+  if (entry.type === "symlink") {
+    throw fsError("ELOOP", operation, path, {
+      reason: "the path names a symbolic link, which a backend does not follow",
+    });
+  }
+  if (entry.type === "dir") {
+    if (!spec.allowDir || spec.write || spec.create) throw fsError("EISDIR", operation, path);
+  } else if (entry.type !== "file") {
+    throw fsError("ENXIO", operation, path, {
+      reason: `a ${entry.type} is never opened by this backend`,
+    });
+  }
 }
 
 /** Read a whole file from its start, however its size changes meanwhile. */
@@ -622,18 +654,7 @@ export class VRootFsBackend extends Layerable
       }
       try {
         if (spec.createNew) throw fsError("EEXIST", operation, path);
-        if (entry.type === "symlink") {
-          throw fsError("ELOOP", operation, path, {
-            reason: "the path names a symbolic link, which a backend does not follow",
-          });
-        }
-        if (entry.type === "dir") {
-          if (!spec.allowDir || spec.write || spec.create) throw fsError("EISDIR", operation, path);
-        } else if (entry.type !== "file") {
-          throw fsError("ENXIO", operation, path, {
-            reason: `a ${entry.type} is never opened by this backend`,
-          });
-        }
+        refuseToOpen(entry, spec, operation, path);
         const checked = root.reopenNeedsCheck;
         const file = await Deno.open(root.reopenPath(dir, name, entry), {
           read: spec.read || (!spec.write && !spec.append),
@@ -762,6 +783,17 @@ export class VRootFsBackend extends Layerable
     const op = "readfile";
     return this.#at(op, path, "read", false, async (root, dir, name) => {
       if (name === "") throw fsError("EISDIR", op, path);
+      if (!root.reopenNeedsCheck) {
+        // Anchored: the descriptor's magic link reopens exactly the
+        // identified inode, so Deno can open, read and close in one call.
+        const entry = await root.identify(dir, name);
+        try {
+          refuseToOpen(entry, READ, op, path);
+          return await Deno.readFile(root.reopenPath(dir, name, entry));
+        } finally {
+          await root.closeEntry(entry);
+        }
+      }
       const { file } = await this.#openAt(root, dir, name, path, op, READ);
       try {
         return await readAll(file);

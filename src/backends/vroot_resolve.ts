@@ -49,7 +49,19 @@ import { type FileType, fileTypeOfMode } from "../core/types.ts";
 export type Containment = "anchored" | "checked";
 
 const openFd = promisify(fs.open) as (path: string, flags: number) => Promise<number>;
-const closeFd = promisify(fs.close) as (fd: number) => Promise<void>;
+/**
+ * Close a descriptor. Synchronous on purpose: closing an `O_PATH` or
+ * directory descriptor never waits on the disk, and a round trip through
+ * Deno's blocking thread pool for it would double the cost of every walk.
+ */
+function closeFd(fd: number): Promise<void> {
+  try {
+    fs.closeSync(fd);
+    return Promise.resolve();
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
 const fstatFd = promisify(fs.fstat) as (fd: number) => Promise<fs.Stats>;
 
 /**
