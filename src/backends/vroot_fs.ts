@@ -1101,7 +1101,7 @@ export class VRootFsBackend extends Layerable
         owners.set(info, { mode: mode & 0o7777, uid: now.uid, gid: now.gid });
         return;
       }
-      if (name === "") await Deno.chmod(root.real, mode & 0o7777);
+      if (name === "") await Deno.chmod(root.top, mode & 0o7777);
       else await this.#chmodAt(root, dir, name, mode & 0o7777);
       this.#changed.mark(path);
     });
@@ -1118,10 +1118,13 @@ export class VRootFsBackend extends Layerable
       if ((uid !== null && !isId(uid)) || (gid !== null && !isId(gid))) {
         throw fsError("EINVAL", "chown", path, { reason: `bad owner ${uid}:${gid}` });
       }
-      const host = name === "" ? root.real : dir.child(name);
+      // The root is named through a magic link (anchored): follow it for
+      // the root, and never follow anything else.
+      const top = name === "";
+      const host = top ? root.top : dir.child(name);
       const owners = this.#owners;
       if (owners) {
-        const info = await Deno.lstat(host);
+        const info = top ? await root.statRoot() : await Deno.lstat(host);
         const now = this.#describe(info);
         let perms = now.mode & 0o7777;
         if (!info.isDirectory) {
@@ -1131,7 +1134,8 @@ export class VRootFsBackend extends Layerable
         owners.set(info, { mode: perms, uid: uid ?? now.uid, gid: gid ?? now.gid });
         return;
       }
-      await fsp.lchown(host, uid ?? -1, gid ?? -1);
+      if (top) await fsp.chown(host, uid ?? -1, gid ?? -1);
+      else await fsp.lchown(host, uid ?? -1, gid ?? -1);
       this.#changed.mark(path);
     });
   }
@@ -1145,13 +1149,15 @@ export class VRootFsBackend extends Layerable
       ) {
         throw fsError("EINVAL", "utime", path, { reason: `bad times ${atimeMs}, ${mtimeMs}` });
       }
-      const host = name === "" ? root.real : dir.child(name);
+      const top = name === "";
+      const host = top ? root.top : dir.child(name);
       if (atimeMs === null || mtimeMs === null) {
-        const now = metadataOf(await Deno.lstat(host));
+        const now = metadataOf(top ? await root.statRoot() : await Deno.lstat(host));
         atimeMs ??= now.atimeMs;
         mtimeMs ??= now.mtimeMs;
       }
-      await fsp.lutimes(host, atimeMs / 1000, mtimeMs / 1000);
+      if (top) await fsp.utimes(host, atimeMs / 1000, mtimeMs / 1000);
+      else await fsp.lutimes(host, atimeMs / 1000, mtimeMs / 1000);
       this.#changed.mark(path);
     });
   }
@@ -1184,7 +1190,7 @@ export class VRootFsBackend extends Layerable
     const op = "fsync";
     return this.#at(op, path, "read", false, async (root, dir, name) => {
       let file: Deno.FsFile;
-      if (name === "") file = await Deno.open(root.real, { read: true });
+      if (name === "") file = await Deno.open(root.top, { read: true });
       else file = (await this.#openAt(root, dir, name, path, op, { ...READ, allowDir: true })).file;
       try {
         await file.sync();
@@ -1202,7 +1208,7 @@ export class VRootFsBackend extends Layerable
           reason: "Deno's permissions refuse it: run again with --allow-sys=statfs",
         });
       }
-      return statFsOf(await fsp.statfs(root.real));
+      return statFsOf(await fsp.statfs(root.top));
     });
   }
 
@@ -1231,7 +1237,7 @@ export class VRootFsBackend extends Layerable
       if (name === "") {
         if (options.createNew) throw fsError("EEXIST", op, path);
         if (write || create) throw fsError("EISDIR", op, path);
-        opened = { file: await Deno.open(root.real, { read: true }), created: false };
+        opened = { file: await Deno.open(root.top, { read: true }), created: false };
       } else {
         opened = await this.#openAt(root, dir, name, path, op, {
           read,

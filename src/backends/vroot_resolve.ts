@@ -214,9 +214,18 @@ export class HostRoot {
     }
   }
 
+  /**
+   * A host path naming the root directory itself: anchored, the held
+   * descriptor's magic link (the very directory found at open); checked,
+   * the root as given, which is what Deno's permission flags name.
+   */
+  get top(): string {
+    return this.#rootFd >= 0 ? procPath(this.#rootFd) : this.given;
+  }
+
   /** The root's own metadata. */
   statRoot(): Promise<Deno.FileInfo> {
-    return Deno.stat(this.#rootFd >= 0 ? procPath(this.#rootFd) : this.real);
+    return Deno.stat(this.top);
   }
 
   /**
@@ -390,7 +399,7 @@ export class HostRoot {
         return procPath(entry.fd);
       }
       await this.closeEntry(entry);
-      return `${this.real}/${name}`;
+      return `${this.given}/${name}`;
     } finally {
       await top.release();
     }

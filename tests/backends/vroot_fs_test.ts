@@ -96,6 +96,16 @@ for (const containment of ["anchored", "checked"] as const) {
       assert.equal((await b.lstat("/f")).mode & 0o7777, 0o4755);
       await b.chmod("/", 0o750);
       assert.equal((await b.lstat("/")).mode & 0o7777, 0o750);
+      // The root itself, by every attribute call.
+      await b.utime("/", 7_000, 8_000);
+      await b.utime("/", null, 9_000);
+      assert.deepEqual([(await b.lstat("/")).atimeMs, (await b.lstat("/")).mtimeMs], [
+        7_000,
+        9_000,
+      ]);
+      assert.equal((await Deno.lstat(dir)).mtime?.getTime(), 9_000);
+      await b.chown("/", null, null);
+      assert.equal((await b.lstat("/")).type, "dir");
     });
   });
 
