@@ -59,6 +59,7 @@ import type {
   SetXattrOptions,
   WriteFileOptions,
 } from "../core/backend.ts";
+import { tryLstat } from "../core/derive.ts";
 import { fsError } from "../core/errors.ts";
 import { childPath, normalize, parentPath, splitPath } from "../core/path.ts";
 import type { DirEntry, FileType, Metadata } from "../core/types.ts";
@@ -106,6 +107,11 @@ class GlobRule {
     );
   }
 
+  /** Whether this rule matches the root, and so covers every path. */
+  get coversEverything(): boolean {
+    return this.#matchesRoot;
+  }
+
   /** Whether this rule matches `path` or one of its ancestors. */
   covers(path: string): boolean {
     // A rule matching the root covers every path (`/**`, `/`): no need to match.
@@ -150,6 +156,11 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
   readonly options: Readonly<PathFilterOptions>;
   readonly #allow: GlobRule[];
   readonly #deny: GlobRule[];
+  /**
+   * No deny rule, and no allow rule or one covering everything: every path
+   * is allowed, so operations forward without matching anything.
+   */
+  readonly #allowsEverything: boolean;
 
   /** Wrap `inner` with `options`; `EINVAL` for an empty pattern. */
   constructor(inner: B, options: PathFilterOptions = {}) {
@@ -162,6 +173,8 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
     };
     this.#allow = this.options.allow!.map((p) => new GlobRule(p, nocase));
     this.#deny = this.options.deny!.map((p) => new GlobRule(p, nocase));
+    this.#allowsEverything = this.#deny.length === 0 &&
+      (this.#allow.length === 0 || this.#allow.some((rule) => rule.coversEverything));
   }
 
   /**
@@ -179,8 +192,12 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
 
   /** Whether `path` may be used by every operation. */
   isAllowed(path: string): boolean {
-    if (this.#deny.some((rule) => rule.covers(path))) return false;
-    return this.#allow.length === 0 || this.#allow.some((rule) => rule.covers(path));
+    if (this.#allowsEverything) return true;
+    // Loops rather than `some`: this runs on every operation.
+    for (const rule of this.#deny) if (rule.covers(path)) return false;
+    if (this.#allow.length === 0) return true;
+    for (const rule of this.#allow) if (rule.covers(path)) return true;
+    return false;
   }
 
   /**
@@ -209,10 +226,9 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
     if (!this.isAllowed(path)) throw this.#denied(operation, path, dest);
   }
 
-  /** `run` when `path` is allowed, else a rejected `EACCES`. */
-  #guard<T>(operation: string, path: string, run: () => Promise<T>): Promise<T> {
-    if (!this.isAllowed(path)) return Promise.reject(this.#denied(operation, path));
-    return run();
+  /** A rejected `EACCES` for `path`. */
+  #reject(operation: string, path: string): Promise<never> {
+    return Promise.reject(this.#denied(operation, path));
   }
 
   /** Metadata of an allowed path, or of a directory on the way to one; `EACCES` otherwise. */
@@ -220,6 +236,26 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
     // Not async: the common allowed case hands back the backend's own promise.
     if (this.isAllowed(path)) return this.inner.lstat(path);
     return this.#lstatOnTheWay(path);
+  }
+
+  /** The inner backend's `tryLstat` (its `lstat` with a miss as `null` when it has none). */
+  #tryLstatInner(path: string): Promise<Metadata | null> {
+    // From this class's own call site, not the base's: see Middleware.
+    const inner = this.inner;
+    return inner.tryLstat !== undefined ? inner.tryLstat(path) : tryLstat(inner, path);
+  }
+
+  /** As {@linkcode PathFilter.lstat}, but `null` when nothing is at an allowed or traversable path. */
+  override tryLstat(path: string): Promise<Metadata | null> {
+    if (this.isAllowed(path)) return this.#tryLstatInner(path);
+    return this.#tryLstatOnTheWay(path);
+  }
+
+  async #tryLstatOnTheWay(path: string): Promise<Metadata | null> {
+    if (!this.isTraversable(path)) throw this.#denied("stat", path);
+    const meta = await this.#tryLstatInner(path);
+    if (meta !== null && meta.type !== "dir") throw this.#denied("stat", path);
+    return meta;
   }
 
   async #lstatOnTheWay(path: string): Promise<Metadata> {
@@ -231,7 +267,14 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
   }
 
   /** The visible entries of an allowed or traversable directory; `EACCES` otherwise. */
-  override async readDir(path: string): Promise<DirEntry[]> {
+  override readDir(path: string): Promise<DirEntry[]> {
+    // Without deny rules, everything below an allowed directory is allowed
+    // too (allow rules cover descendants): nothing to filter.
+    if (this.#deny.length === 0 && this.isAllowed(path)) return this.inner.readDir(path);
+    return this.#readDirFiltered(path);
+  }
+
+  async #readDirFiltered(path: string): Promise<DirEntry[]> {
     if (!this.isTraversable(path)) throw this.#denied("readdir", path);
     const entries = await this.inner.readDir(path);
     return entries.filter((entry) => this.#visible(childPath(path, entry.name), entry.type));
@@ -239,29 +282,37 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
 
   /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override readFile(path: string): Promise<Uint8Array> {
-    return this.#guard("open", path, () => super.readFile(path));
+    if (!this.isAllowed(path)) return this.#reject("open", path);
+    return this.inner.readFile(path);
   }
   /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override writeFile(path: string, data: Uint8Array, options?: WriteFileOptions): Promise<void> {
-    return this.#guard("open", path, () => super.writeFile(path, data, options));
+    if (!this.isAllowed(path)) return this.#reject("open", path);
+    return this.inner.writeFile(path, data, options);
   }
   /** Creates an allowed or traversable directory; `EACCES` otherwise. */
   override mkdir(path: string, options?: CreateOptions): Promise<void> {
     if (!this.isTraversable(path)) return Promise.reject(this.#denied("mkdir", path));
-    return super.mkdir(path, options);
+    return this.inner.mkdir(path, options);
   }
   /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override unlink(path: string): Promise<void> {
-    return this.#guard("unlink", path, () => super.unlink(path));
+    if (!this.isAllowed(path)) return this.#reject("unlink", path);
+    return this.inner.unlink(path);
   }
   /** Removes an allowed or traversable directory; `EACCES` otherwise. */
   override rmdir(path: string): Promise<void> {
     if (!this.isTraversable(path)) return Promise.reject(this.#denied("rmdir", path));
-    return super.rmdir(path);
+    return this.inner.rmdir(path);
   }
 
   /** Renames when both paths are allowed and no hidden entry would become visible; `EACCES` otherwise. */
-  override async rename(from: string, to: string): Promise<void> {
+  override rename(from: string, to: string): Promise<void> {
+    if (this.#allowsEverything) return this.inner.rename(from, to);
+    return this.#renameChecked(from, to);
+  }
+
+  async #renameChecked(from: string, to: string): Promise<void> {
     this.#check("rename", from, to);
     this.#check("rename", to, from);
     if (this.#deny.length > 0 && from !== to && from !== "/") {
@@ -273,7 +324,7 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
         });
       }
     }
-    return super.rename(from, to);
+    return this.inner.rename(from, to);
   }
 
   /** Whether moving directory `from` to `to` would make a hidden entry below it visible. */
@@ -293,15 +344,18 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
 
   /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override read(path: string, offset: number, length: number): Promise<Uint8Array> {
-    return this.#guard("read", path, () => super.read(path, offset, length));
+    if (!this.isAllowed(path)) return this.#reject("read", path);
+    return super.read(path, offset, length);
   }
   /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override truncate(path: string, length: number): Promise<void> {
-    return this.#guard("truncate", path, () => super.truncate(path, length));
+    if (!this.isAllowed(path)) return this.#reject("truncate", path);
+    return super.truncate(path, length);
   }
   /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override appendFile(path: string, data: Uint8Array, options?: CreateOptions): Promise<void> {
-    return this.#guard("open", path, () => super.appendFile(path, data, options));
+    if (!this.isAllowed(path)) return this.#reject("open", path);
+    return super.appendFile(path, data, options);
   }
   /** Copies when both paths are allowed; `EACCES` otherwise. */
   override copyFile(from: string, to: string): Promise<void> {
@@ -332,7 +386,8 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
   }
   /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override readLink(path: string): Promise<string> {
-    return this.#guard("readlink", path, () => super.readLink(path));
+    if (!this.isAllowed(path)) return this.#reject("readlink", path);
+    return super.readLink(path);
   }
   /** Links when both paths are allowed; `EACCES` otherwise. */
   override link(existing: string, newPath: string): Promise<void> {
@@ -346,19 +401,23 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
   }
   /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override chmod(path: string, mode: number): Promise<void> {
-    return this.#guard("chmod", path, () => super.chmod(path, mode));
+    if (!this.isAllowed(path)) return this.#reject("chmod", path);
+    return super.chmod(path, mode);
   }
   /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override chown(path: string, uid: number | null, gid: number | null): Promise<void> {
-    return this.#guard("chown", path, () => super.chown(path, uid, gid));
+    if (!this.isAllowed(path)) return this.#reject("chown", path);
+    return super.chown(path, uid, gid);
   }
   /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override utime(path: string, atimeMs: number | null, mtimeMs: number | null): Promise<void> {
-    return this.#guard("utime", path, () => super.utime(path, atimeMs, mtimeMs));
+    if (!this.isAllowed(path)) return this.#reject("utime", path);
+    return super.utime(path, atimeMs, mtimeMs);
   }
   /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override fsync(path: string): Promise<void> {
-    return this.#guard("fsync", path, () => super.fsync(path));
+    if (!this.isAllowed(path)) return this.#reject("fsync", path);
+    return super.fsync(path);
   }
 
   /** Metadata by inode when the inode's path is visible (or it has none left); `EACCES` otherwise. */
@@ -382,7 +441,8 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
 
   /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override open(path: string, options: OpenOptions): Promise<FileHandle> {
-    return this.#guard("open", path, () => super.open(path, options));
+    if (!this.isAllowed(path)) return this.#reject("open", path);
+    return super.open(path, options);
   }
   /** Reads an attribute of an allowed path or traversable directory; `EACCES` otherwise. */
   override getXattr(path: string, name: string): Promise<Uint8Array> {
@@ -406,11 +466,13 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
     value: Uint8Array,
     options?: SetXattrOptions,
   ): Promise<void> {
-    return this.#guard("setxattr", path, () => super.setXattr(path, name, value, options));
+    if (!this.isAllowed(path)) return this.#reject("setxattr", path);
+    return super.setXattr(path, name, value, options);
   }
   /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override removeXattr(path: string, name: string): Promise<void> {
-    return this.#guard("removexattr", path, () => super.removeXattr(path, name));
+    if (!this.isAllowed(path)) return this.#reject("removexattr", path);
+    return super.removeXattr(path, name);
   }
   /** Fails with `EACCES` unless the path is allowed; forwards otherwise. */
   override mknod(
@@ -419,7 +481,8 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
     rdev: number,
     options?: Omit<CreateOptions, "mode">,
   ): Promise<void> {
-    return this.#guard("mknod", path, () => super.mknod(path, mode, rdev, options));
+    if (!this.isAllowed(path)) return this.#reject("mknod", path);
+    return super.mknod(path, mode, rdev, options);
   }
 }
 

@@ -202,3 +202,34 @@ Deno.test("the filter keeps the wrapped backend's capabilities", () => {
   const f = m.layer(PathFilter.layer({ deny: [".env"] }));
   assert.deepEqual([...f.capabilities].sort(), [...capabilitiesOf(m)].sort());
 });
+
+Deno.test("tryLstat probes without a failing lstat; denied paths still get EACCES", async () => {
+  class CountingLstat extends MemoryBackend {
+    lstats = 0;
+    override lstat(path: string) {
+      this.lstats++;
+      return super.lstat(path);
+    }
+  }
+  const m = new CountingLstat();
+  await m.mkdir("/workspace");
+  const f = new PathFilter(m, { allow: ["/workspace/**"], deny: [".env"] });
+  assert.equal(await f.tryLstat("/workspace/missing"), null);
+  assert.equal((await f.tryLstat("/workspace"))?.type, "dir");
+  await assert.rejects(f.tryLstat("/nowhere"), denied);
+  await assert.rejects(f.tryLstat("/workspace/.env"), denied);
+  assert.equal(m.lstats, 0);
+  const all = new PathFilter(m, { allow: ["/**"] });
+  assert.equal(await all.tryLstat("/missing"), null);
+  assert.equal(m.lstats, 0);
+});
+
+Deno.test("without deny rules, an allowed directory lists everything in it", async () => {
+  const { f } = await sandbox({ allow: ["/workspace/**"] });
+  assert.deepEqual(await names(f, "/workspace"), [".env", "secrets", "src"]);
+  assert.deepEqual(await names(f, "/"), ["workspace"]);
+  const everything = (await sandbox({ allow: ["/**"] })).f;
+  assert.deepEqual(await names(everything, "/"), ["etc", "tmp", "workspace"]);
+  await everything.rename("/etc/passwd", "/tmp/passwd");
+  assert.deepEqual(await names(everything, "/tmp"), ["passwd"]);
+});
