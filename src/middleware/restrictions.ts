@@ -14,8 +14,16 @@
  * @module
  */
 
-import type { Backend, CreateOptions, Layer, SetXattrOptions } from "../core/backend.ts";
+import type {
+  Backend,
+  CreateOptions,
+  Layer,
+  SetXattrOptions,
+  WriteFileOptions,
+} from "../core/backend.ts";
+import { tryLstat } from "../core/derive.ts";
 import { fsError } from "../core/errors.ts";
+import type { DirEntry, Metadata } from "../core/types.ts";
 import { Middleware } from "./middleware.ts";
 
 /** Which features a {@linkcode Restrictions} middleware switches off; all are allowed by default. */
@@ -78,6 +86,48 @@ export class Restrictions<B extends Backend = Backend> extends Middleware<B> {
    */
   static layer(options: RestrictionsOptions = {}): RestrictionsLayer {
     return new RestrictionsLayer(options);
+  }
+
+  // The core operations restrict nothing; they are forwarded from this
+  // class's own call sites rather than inherited (see Middleware on why
+  // that matters in deep stacks).
+
+  /** Forwarded. */
+  override lstat(path: string): Promise<Metadata> {
+    return this.inner.lstat(path);
+  }
+  /** Forwarded, as a probe. */
+  override tryLstat(path: string): Promise<Metadata | null> {
+    const inner = this.inner;
+    return inner.tryLstat !== undefined ? inner.tryLstat(path) : tryLstat(inner, path);
+  }
+  /** Forwarded. */
+  override readDir(path: string): Promise<DirEntry[]> {
+    return this.inner.readDir(path);
+  }
+  /** Forwarded. */
+  override readFile(path: string): Promise<Uint8Array> {
+    return this.inner.readFile(path);
+  }
+  /** Forwarded. */
+  override writeFile(path: string, data: Uint8Array, options?: WriteFileOptions): Promise<void> {
+    return this.inner.writeFile(path, data, options);
+  }
+  /** Forwarded. */
+  override mkdir(path: string, options?: CreateOptions): Promise<void> {
+    return this.inner.mkdir(path, options);
+  }
+  /** Forwarded. */
+  override unlink(path: string): Promise<void> {
+    return this.inner.unlink(path);
+  }
+  /** Forwarded. */
+  override rmdir(path: string): Promise<void> {
+    return this.inner.rmdir(path);
+  }
+  /** Forwarded. */
+  override rename(from: string, to: string): Promise<void> {
+    return this.inner.rename(from, to);
   }
 
   #deny(feature: string, operation: string, path: string, dest?: string): Promise<never> {

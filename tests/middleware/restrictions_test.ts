@@ -68,3 +68,18 @@ Deno.test("restrictions keep the wrapped backend's capabilities", async () => {
   const r = new MemoryBackend().layer(Restrictions.layer({ denySymlinks: true }));
   assert.deepEqual([...r.capabilities].sort(), [...capabilitiesOf(m)].sort());
 });
+
+Deno.test("tryLstat passes through as a probe (null for a missing name)", async () => {
+  class CountingLstat extends MemoryBackend {
+    lstats = 0;
+    override lstat(path: string) {
+      this.lstats++;
+      return super.lstat(path);
+    }
+  }
+  const m = new CountingLstat();
+  const r = new Restrictions(m, { denySymlinks: true });
+  assert.equal(await r.tryLstat("/missing"), null);
+  assert.equal((await r.tryLstat("/"))?.type, "dir");
+  assert.equal(m.lstats, 0);
+});
