@@ -13,6 +13,17 @@
  * operation reserves its tokens, so the bucket goes into debt and later
  * operations wait behind it. Nothing polls.
  *
+ * ## Reading the clock
+ * A token bucket needs the time only to refill, and reading a
+ * high-resolution clock costs about as much as a whole in-memory
+ * operation. So the bucket is refilled when it runs short, and otherwise
+ * after every `burst / 64` tokens taken (every operation when the burst is
+ * under 128). Tokens taken between two readings are counted as if taken at
+ * the later one, which can only credit less refill, never more: the limiter
+ * never allows more than an exact token bucket would, and at most
+ * `burst / 64` tokens plus one operation's cost fewer — 1.6% of the burst.
+ * A bucket refilled at a steady rate, i.e. one that is short, is exact.
+ *
  * Put a rate limit outermost in a stack to charge for every attempt,
  * including ones an inner {@linkcode PathFilter} or {@linkcode Quota}
  * rejects; put it inner to charge only for what passes those checks.
@@ -29,6 +40,7 @@ import type {
   SetXattrOptions,
   WriteFileOptions,
 } from "../core/backend.ts";
+import { tryLstat } from "../core/derive.ts";
 import { fsError } from "../core/errors.ts";
 import type { DirEntry, Metadata, StatFs } from "../core/types.ts";
 import { HandleWrapper, Middleware } from "./middleware.ts";
@@ -137,8 +149,15 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
   readonly #rate: number;
   readonly #burst: number;
   readonly #clock: RateLimitClock;
+  readonly #costs: RateLimitOptions["costs"];
+  /** Tokens that may be taken without reading the clock (see the module doc). */
+  readonly #slack: number;
+  /** Tokens in the bucket at `#last`, less everything taken since. */
   #tokens: number;
+  /** When the clock was last read. */
   #last: number;
+  /** Tokens taken since `#last`, at times not read from the clock. */
+  #untimed = 0;
 
   /** Wrap `inner`; `EINVAL` for a non-positive rate, window or burst. */
   constructor(inner: B, options: RateLimitOptions) {
@@ -168,6 +187,8 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
     this.#rate = maxOps / windowMs;
     this.#burst = burst;
     this.#clock = options.clock ?? systemClock;
+    this.#costs = options.costs;
+    this.#slack = Math.max(1, Math.floor(burst / 64));
     this.#tokens = burst;
     this.#last = this.#clock.now();
   }
@@ -194,13 +215,19 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
   #refill(): void {
     const now = this.#clock.now();
     if (now > this.#last) {
-      this.#tokens = Math.min(this.#burst, this.#tokens + (now - this.#last) * this.#rate);
+      // The untimed tokens may all have been taken just now, after the
+      // bucket had filled up: credit the refill before taking them, so the
+      // cap cannot make this credit more than an exact bucket would have.
+      const untimed = this.#untimed;
+      this.#tokens =
+        Math.min(this.#burst, this.#tokens + untimed + (now - this.#last) * this.#rate) - untimed;
       this.#last = now;
     }
+    this.#untimed = 0;
   }
 
   #cost(operation: RateLimitedOperation, bytes: number): number {
-    const costs = this.options.costs;
+    const costs = this.#costs;
     if (costs === undefined) return 1;
     const cost = typeof costs === "function" ? costs(operation, bytes) : costs[operation] ?? 1;
     return Number.isFinite(cost) && cost > 0 ? cost : 0;
@@ -218,9 +245,10 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
   ): Promise<void> | undefined {
     const cost = this.#cost(operation, bytes);
     if (cost === 0) return undefined;
-    this.#refill();
+    if (this.#tokens < cost || this.#untimed >= this.#slack) this.#refill();
     if (this.#tokens >= cost) {
       this.#tokens -= cost;
+      this.#untimed += cost;
       return undefined;
     }
     const { maxOps, windowMs, mode, maxWaitMs } = this.options;
@@ -239,6 +267,20 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
     return this.#clock.sleep(delay);
   }
 
+  /**
+   * `undefined` when the tokens for `operation` were there (the caller
+   * forwards at once, so the common case costs no promise of its own);
+   * otherwise a promise that resolves when it may go on or rejects with
+   * `EAGAIN`.
+   */
+  #admit(operation: RateLimitedOperation, path: string, bytes = 0): Promise<void> | undefined {
+    try {
+      return this.take(operation, path, bytes);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
   /** Run `run` once the tokens for `operation` are there. */
   #limited<T>(
     operation: RateLimitedOperation,
@@ -246,72 +288,100 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
     run: () => Promise<T>,
     bytes = 0,
   ): Promise<T> {
-    let wait: Promise<void> | undefined;
-    try {
-      wait = this.take(operation, path, bytes);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return wait ? wait.then(run) : run();
+    const wait = this.#admit(operation, path, bytes);
+    return wait === undefined ? run() : wait.then(run);
   }
 
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override lstat(path: string): Promise<Metadata> {
-    return this.#limited("lstat", path, () => super.lstat(path));
+    const wait = this.#admit("lstat", path);
+    return wait === undefined ? this.inner.lstat(path) : wait.then(() => this.inner.lstat(path));
+  }
+  /** The inner backend's `tryLstat` (its `lstat` with a miss as `null` when it has none). */
+  #tryLstatInner(path: string): Promise<Metadata | null> {
+    // From this class's own call site, not the base's: see Middleware.
+    const inner = this.inner;
+    return inner.tryLstat !== undefined ? inner.tryLstat(path) : tryLstat(inner, path);
+  }
+  /** Takes the tokens of an `lstat` (failing with `EAGAIN` or waiting), then probes. */
+  override tryLstat(path: string): Promise<Metadata | null> {
+    const wait = this.#admit("lstat", path);
+    return wait === undefined
+      ? this.#tryLstatInner(path)
+      : wait.then(() => this.#tryLstatInner(path));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override readDir(path: string): Promise<DirEntry[]> {
-    return this.#limited("readDir", path, () => super.readDir(path));
+    const wait = this.#admit("readDir", path);
+    return wait === undefined
+      ? this.inner.readDir(path)
+      : wait.then(() => this.inner.readDir(path));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override readFile(path: string): Promise<Uint8Array> {
-    return this.#limited("readFile", path, () => super.readFile(path));
+    const wait = this.#admit("readFile", path);
+    return wait === undefined
+      ? this.inner.readFile(path)
+      : wait.then(() => this.inner.readFile(path));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override writeFile(path: string, data: Uint8Array, options?: WriteFileOptions): Promise<void> {
-    return this.#limited(
-      "writeFile",
-      path,
-      () => super.writeFile(path, data, options),
-      data.length,
-    );
+    const wait = this.#admit("writeFile", path, data.length);
+    return wait === undefined
+      ? this.inner.writeFile(path, data, options)
+      : wait.then(() => this.inner.writeFile(path, data, options));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override mkdir(path: string, options?: CreateOptions): Promise<void> {
-    return this.#limited("mkdir", path, () => super.mkdir(path, options));
+    const wait = this.#admit("mkdir", path);
+    return wait === undefined
+      ? this.inner.mkdir(path, options)
+      : wait.then(() => this.inner.mkdir(path, options));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override unlink(path: string): Promise<void> {
-    return this.#limited("unlink", path, () => super.unlink(path));
+    const wait = this.#admit("unlink", path);
+    return wait === undefined ? this.inner.unlink(path) : wait.then(() => this.inner.unlink(path));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override rmdir(path: string): Promise<void> {
-    return this.#limited("rmdir", path, () => super.rmdir(path));
+    const wait = this.#admit("rmdir", path);
+    return wait === undefined ? this.inner.rmdir(path) : wait.then(() => this.inner.rmdir(path));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override rename(from: string, to: string): Promise<void> {
-    return this.#limited("rename", from, () => super.rename(from, to));
+    const wait = this.#admit("rename", from);
+    return wait === undefined
+      ? this.inner.rename(from, to)
+      : wait.then(() => this.inner.rename(from, to));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override read(path: string, offset: number, length: number): Promise<Uint8Array> {
-    return this.#limited("read", path, () => super.read(path, offset, length), length);
+    const wait = this.#admit("read", path, length);
+    return wait === undefined
+      ? super.read(path, offset, length)
+      : wait.then(() => super.read(path, offset, length));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override truncate(path: string, length: number): Promise<void> {
-    return this.#limited("truncate", path, () => super.truncate(path, length));
+    const wait = this.#admit("truncate", path);
+    return wait === undefined
+      ? super.truncate(path, length)
+      : wait.then(() => super.truncate(path, length));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override appendFile(path: string, data: Uint8Array, options?: CreateOptions): Promise<void> {
-    return this.#limited(
-      "appendFile",
-      path,
-      () => super.appendFile(path, data, options),
-      data.length,
-    );
+    const wait = this.#admit("appendFile", path, data.length);
+    return wait === undefined
+      ? super.appendFile(path, data, options)
+      : wait.then(() => super.appendFile(path, data, options));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override copyFile(from: string, to: string): Promise<void> {
-    return this.#limited("copyFile", from, () => super.copyFile(from, to));
+    const wait = this.#admit("copyFile", from);
+    return wait === undefined
+      ? super.copyFile(from, to)
+      : wait.then(() => super.copyFile(from, to));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override symlink(
@@ -319,51 +389,73 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
     path: string,
     options?: Omit<CreateOptions, "mode">,
   ): Promise<void> {
-    return this.#limited("symlink", path, () => super.symlink(target, path, options));
+    const wait = this.#admit("symlink", path);
+    return wait === undefined
+      ? super.symlink(target, path, options)
+      : wait.then(() => super.symlink(target, path, options));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override readLink(path: string): Promise<string> {
-    return this.#limited("readLink", path, () => super.readLink(path));
+    const wait = this.#admit("readLink", path);
+    return wait === undefined ? super.readLink(path) : wait.then(() => super.readLink(path));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override link(existing: string, newPath: string): Promise<void> {
-    return this.#limited("link", existing, () => super.link(existing, newPath));
+    const wait = this.#admit("link", existing);
+    return wait === undefined
+      ? super.link(existing, newPath)
+      : wait.then(() => super.link(existing, newPath));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override chmod(path: string, mode: number): Promise<void> {
-    return this.#limited("chmod", path, () => super.chmod(path, mode));
+    const wait = this.#admit("chmod", path);
+    return wait === undefined ? super.chmod(path, mode) : wait.then(() => super.chmod(path, mode));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override chown(path: string, uid: number | null, gid: number | null): Promise<void> {
-    return this.#limited("chown", path, () => super.chown(path, uid, gid));
+    const wait = this.#admit("chown", path);
+    return wait === undefined
+      ? super.chown(path, uid, gid)
+      : wait.then(() => super.chown(path, uid, gid));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override utime(path: string, atimeMs: number | null, mtimeMs: number | null): Promise<void> {
-    return this.#limited("utime", path, () => super.utime(path, atimeMs, mtimeMs));
+    const wait = this.#admit("utime", path);
+    return wait === undefined
+      ? super.utime(path, atimeMs, mtimeMs)
+      : wait.then(() => super.utime(path, atimeMs, mtimeMs));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override sync(): Promise<void> {
-    return this.#limited("sync", "", () => super.sync());
+    const wait = this.#admit("sync", "");
+    return wait === undefined ? super.sync() : wait.then(() => super.sync());
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override fsync(path: string): Promise<void> {
-    return this.#limited("fsync", path, () => super.fsync(path));
+    const wait = this.#admit("fsync", path);
+    return wait === undefined ? super.fsync(path) : wait.then(() => super.fsync(path));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override statfs(): Promise<StatFs> {
-    return this.#limited("statfs", "", () => super.statfs());
+    const wait = this.#admit("statfs", "");
+    return wait === undefined ? super.statfs() : wait.then(() => super.statfs());
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override statIno(ino: number): Promise<Metadata> {
-    return this.#limited("statIno", `#${ino}`, () => super.statIno(ino));
+    const wait = this.#admit("statIno", `#${ino}`);
+    return wait === undefined ? super.statIno(ino) : wait.then(() => super.statIno(ino));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override inodePath(ino: number): Promise<string> {
-    return this.#limited("inodePath", `#${ino}`, () => super.inodePath(ino));
+    const wait = this.#admit("inodePath", `#${ino}`);
+    return wait === undefined ? super.inodePath(ino) : wait.then(() => super.inodePath(ino));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override getXattr(path: string, name: string): Promise<Uint8Array> {
-    return this.#limited("getXattr", path, () => super.getXattr(path, name));
+    const wait = this.#admit("getXattr", path);
+    return wait === undefined
+      ? super.getXattr(path, name)
+      : wait.then(() => super.getXattr(path, name));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override setXattr(
@@ -372,20 +464,22 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
     value: Uint8Array,
     options?: SetXattrOptions,
   ): Promise<void> {
-    return this.#limited(
-      "setXattr",
-      path,
-      () => super.setXattr(path, name, value, options),
-      value.length,
-    );
+    const wait = this.#admit("setXattr", path, value.length);
+    return wait === undefined
+      ? super.setXattr(path, name, value, options)
+      : wait.then(() => super.setXattr(path, name, value, options));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override listXattr(path: string): Promise<string[]> {
-    return this.#limited("listXattr", path, () => super.listXattr(path));
+    const wait = this.#admit("listXattr", path);
+    return wait === undefined ? super.listXattr(path) : wait.then(() => super.listXattr(path));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override removeXattr(path: string, name: string): Promise<void> {
-    return this.#limited("removeXattr", path, () => super.removeXattr(path, name));
+    const wait = this.#admit("removeXattr", path);
+    return wait === undefined
+      ? super.removeXattr(path, name)
+      : wait.then(() => super.removeXattr(path, name));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override mknod(
@@ -394,7 +488,10 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
     rdev: number,
     options?: Omit<CreateOptions, "mode">,
   ): Promise<void> {
-    return this.#limited("mknod", path, () => super.mknod(path, mode, rdev, options));
+    const wait = this.#admit("mknod", path);
+    return wait === undefined
+      ? super.mknod(path, mode, rdev, options)
+      : wait.then(() => super.mknod(path, mode, rdev, options));
   }
   /** Takes the operation's tokens (failing with `EAGAIN` or waiting), then forwards. */
   override open(path: string, options: OpenOptions): Promise<FileHandle> {

@@ -130,3 +130,95 @@ Deno.test("wait mode on the real clock completes a burst beyond the bucket", asy
   await Promise.all(Array.from({ length: 5 }, () => r.lstat("/")));
   assert.ok(r.available() <= 1);
 });
+
+/** A clock that counts how often it is read. */
+class CountingClock extends FakeClock {
+  reads = 0;
+  override now(): number {
+    this.reads++;
+    return super.now();
+  }
+}
+
+Deno.test("a large bucket reads the clock once per burst/64 tokens, not per operation", async () => {
+  const clock = new CountingClock();
+  const r = new RateLimit(new MemoryBackend(), { maxOps: 6400, clock });
+  const before = clock.reads;
+  for (let i = 0; i < 1000; i++) await r.lstat("/");
+  // 1000 operations, 100 tokens between readings.
+  assert.ok(clock.reads - before <= 10, `${clock.reads - before} readings`);
+  // Still exact where it matters: the bucket runs out at the burst.
+  for (let i = 0; i < 5400; i++) await r.lstat("/");
+  await assert.rejects(r.lstat("/"), { code: "EAGAIN" });
+});
+
+/**
+ * The token bucket by the book, refilled from the clock at every
+ * operation: what the limiter must never be more generous than.
+ */
+class ExactBucket {
+  tokens: number;
+  last: number;
+  constructor(readonly burst: number, readonly perMs: number, now: number) {
+    this.tokens = burst;
+    this.last = now;
+  }
+  at(now: number): number {
+    this.tokens = Math.min(this.burst, this.tokens + (now - this.last) * this.perMs);
+    this.last = now;
+    return this.tokens;
+  }
+}
+
+Deno.test("never more generous than an exact bucket, and at most burst/64 tokens stricter", async () => {
+  let seed = 7;
+  const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+  for (let round = 0; round < 40; round++) {
+    const clock = new FakeClock();
+    const burst = 1 + Math.floor(random() * 800);
+    const maxOps = 1 + Math.floor(random() * 2000);
+    const costs = { readDir: 3, mkdir: 0 };
+    const r = new RateLimit(new MemoryBackend(), { maxOps, burst, costs, clock });
+    const exact = new ExactBucket(burst, maxOps / 1000, clock.time);
+    const slack = Math.max(1, Math.floor(burst / 64));
+    for (let i = 0; i < 1500; i++) {
+      const step = random();
+      // Mostly bursts, sometimes pauses long enough to refill the bucket.
+      clock.time += step < 0.6 ? 0 : step < 0.95 ? random() * 5 : random() * 2000;
+      const listing = random() < 0.2;
+      const cost = listing ? 3 : 1;
+      const available = exact.at(clock.time);
+      let allowed = true;
+      try {
+        if (listing) await r.readDir("/");
+        else await r.lstat("/");
+      } catch (e) {
+        assert.equal((e as { code: string }).code, "EAGAIN");
+        allowed = false;
+      }
+      if (allowed) {
+        assert.ok(available >= cost - 1e-9, `round ${round}, op ${i}: allowed beyond the bucket`);
+        exact.tokens -= cost;
+      } else {
+        assert.ok(available < cost + slack + 3, `round ${round}, op ${i}: refused too early`);
+      }
+    }
+  }
+});
+
+Deno.test("tryLstat is charged as lstat and probes without a failing lstat", async () => {
+  class CountingLstat extends MemoryBackend {
+    lstats = 0;
+    override lstat(path: string) {
+      this.lstats++;
+      return super.lstat(path);
+    }
+  }
+  const m = new CountingLstat();
+  const clock = new FakeClock();
+  const r = new RateLimit(m, { maxOps: 2, clock });
+  assert.equal(await r.tryLstat("/missing"), null);
+  assert.equal((await r.tryLstat("/"))?.type, "dir");
+  await assert.rejects(r.tryLstat("/"), { code: "EAGAIN" });
+  assert.equal(m.lstats, 0);
+});
