@@ -148,6 +148,16 @@ export abstract class Instrumented<B extends Backend = Backend> extends Middlewa
   ): Promise<T>;
 
   /**
+   * Whether operations are observed now. When this says no, operations are
+   * forwarded without calling {@linkcode Instrumented.observe} at all (no
+   * closure is built for them). The default is always; {@linkcode Tracing}
+   * says no while nothing would record its spans.
+   */
+  protected isObserving(): boolean {
+    return true;
+  }
+
+  /**
    * Wrap a handle this middleware opened. The default routes every handle
    * operation through {@linkcode Instrumented.observe}; a subclass may
    * summarize handle I/O instead.
@@ -159,9 +169,17 @@ export abstract class Instrumented<B extends Backend = Backend> extends Middlewa
     );
   }
 
+  /** The inner backend's `tryLstat` (its `lstat` with a miss as `null` when it has none). */
+  #tryLstatInner(path: string): Promise<Metadata | null> {
+    // From this class's own call site, not the base's: see Middleware.
+    const inner = this.inner;
+    return inner.tryLstat !== undefined ? inner.tryLstat(path) : tryLstat(inner, path);
+  }
+
   /** Observed, then forwarded. */
   override lstat(path: string): Promise<Metadata> {
-    return this.observe("lstat", path, undefined, 0, () => super.lstat(path));
+    if (!this.isObserving()) return this.inner.lstat(path);
+    return this.observe("lstat", path, undefined, 0, () => this.inner.lstat(path));
   }
   /**
    * Observed as an `lstat` (whose result is `null` when nothing is there:
@@ -169,52 +187,63 @@ export abstract class Instrumented<B extends Backend = Backend> extends Middlewa
    * forwarded as a probe, so no Error is built for a missing name.
    */
   override tryLstat(path: string): Promise<Metadata | null> {
-    return this.observe("lstat", path, undefined, 0, () => tryLstat(this.inner, path));
+    if (!this.isObserving()) return this.#tryLstatInner(path);
+    return this.observe("lstat", path, undefined, 0, () => this.#tryLstatInner(path));
   }
   /** Observed, then forwarded. */
   override readDir(path: string): Promise<DirEntry[]> {
-    return this.observe("readDir", path, undefined, 0, () => super.readDir(path));
+    if (!this.isObserving()) return this.inner.readDir(path);
+    return this.observe("readDir", path, undefined, 0, () => this.inner.readDir(path));
   }
   /** Observed, then forwarded. */
   override readFile(path: string): Promise<Uint8Array> {
-    return this.observe("readFile", path, undefined, 0, () => super.readFile(path));
+    if (!this.isObserving()) return this.inner.readFile(path);
+    return this.observe("readFile", path, undefined, 0, () => this.inner.readFile(path));
   }
   /** Observed, then forwarded. */
   override writeFile(path: string, data: Uint8Array, options?: WriteFileOptions): Promise<void> {
+    if (!this.isObserving()) return this.inner.writeFile(path, data, options);
     return this.observe(
       "writeFile",
       path,
       undefined,
       data.length,
-      () => super.writeFile(path, data, options),
+      () => this.inner.writeFile(path, data, options),
     );
   }
   /** Observed, then forwarded. */
   override mkdir(path: string, options?: CreateOptions): Promise<void> {
-    return this.observe("mkdir", path, undefined, 0, () => super.mkdir(path, options));
+    if (!this.isObserving()) return this.inner.mkdir(path, options);
+    return this.observe("mkdir", path, undefined, 0, () => this.inner.mkdir(path, options));
   }
   /** Observed, then forwarded. */
   override unlink(path: string): Promise<void> {
-    return this.observe("unlink", path, undefined, 0, () => super.unlink(path));
+    if (!this.isObserving()) return this.inner.unlink(path);
+    return this.observe("unlink", path, undefined, 0, () => this.inner.unlink(path));
   }
   /** Observed, then forwarded. */
   override rmdir(path: string): Promise<void> {
-    return this.observe("rmdir", path, undefined, 0, () => super.rmdir(path));
+    if (!this.isObserving()) return this.inner.rmdir(path);
+    return this.observe("rmdir", path, undefined, 0, () => this.inner.rmdir(path));
   }
   /** Observed, then forwarded. */
   override rename(from: string, to: string): Promise<void> {
-    return this.observe("rename", from, to, 0, () => super.rename(from, to));
+    if (!this.isObserving()) return this.inner.rename(from, to);
+    return this.observe("rename", from, to, 0, () => this.inner.rename(from, to));
   }
   /** Observed, then forwarded. */
   override read(path: string, offset: number, length: number): Promise<Uint8Array> {
+    if (!this.isObserving()) return super.read(path, offset, length);
     return this.observe("read", path, undefined, length, () => super.read(path, offset, length));
   }
   /** Observed, then forwarded. */
   override truncate(path: string, length: number): Promise<void> {
+    if (!this.isObserving()) return super.truncate(path, length);
     return this.observe("truncate", path, undefined, 0, () => super.truncate(path, length));
   }
   /** Observed, then forwarded. */
   override appendFile(path: string, data: Uint8Array, options?: CreateOptions): Promise<void> {
+    if (!this.isObserving()) return super.appendFile(path, data, options);
     return this.observe(
       "appendFile",
       path,
@@ -225,6 +254,7 @@ export abstract class Instrumented<B extends Backend = Backend> extends Middlewa
   }
   /** Observed, then forwarded. */
   override copyFile(from: string, to: string): Promise<void> {
+    if (!this.isObserving()) return super.copyFile(from, to);
     return this.observe("copyFile", from, to, 0, () => super.copyFile(from, to));
   }
   /** Observed, then forwarded; the link's target is reported as `dest`. */
@@ -233,50 +263,62 @@ export abstract class Instrumented<B extends Backend = Backend> extends Middlewa
     path: string,
     options?: Omit<CreateOptions, "mode">,
   ): Promise<void> {
+    if (!this.isObserving()) return super.symlink(target, path, options);
     return this.observe("symlink", path, target, 0, () => super.symlink(target, path, options));
   }
   /** Observed, then forwarded. */
   override readLink(path: string): Promise<string> {
+    if (!this.isObserving()) return super.readLink(path);
     return this.observe("readLink", path, undefined, 0, () => super.readLink(path));
   }
   /** Observed, then forwarded. */
   override link(existing: string, newPath: string): Promise<void> {
+    if (!this.isObserving()) return super.link(existing, newPath);
     return this.observe("link", existing, newPath, 0, () => super.link(existing, newPath));
   }
   /** Observed, then forwarded. */
   override chmod(path: string, mode: number): Promise<void> {
+    if (!this.isObserving()) return super.chmod(path, mode);
     return this.observe("chmod", path, undefined, 0, () => super.chmod(path, mode));
   }
   /** Observed, then forwarded. */
   override chown(path: string, uid: number | null, gid: number | null): Promise<void> {
+    if (!this.isObserving()) return super.chown(path, uid, gid);
     return this.observe("chown", path, undefined, 0, () => super.chown(path, uid, gid));
   }
   /** Observed, then forwarded. */
   override utime(path: string, atimeMs: number | null, mtimeMs: number | null): Promise<void> {
+    if (!this.isObserving()) return super.utime(path, atimeMs, mtimeMs);
     return this.observe("utime", path, undefined, 0, () => super.utime(path, atimeMs, mtimeMs));
   }
   /** Observed, then forwarded. */
   override sync(): Promise<void> {
+    if (!this.isObserving()) return super.sync();
     return this.observe("sync", "", undefined, 0, () => super.sync());
   }
   /** Observed, then forwarded. */
   override fsync(path: string): Promise<void> {
+    if (!this.isObserving()) return super.fsync(path);
     return this.observe("fsync", path, undefined, 0, () => super.fsync(path));
   }
   /** Observed, then forwarded. */
   override statfs(): Promise<StatFs> {
+    if (!this.isObserving()) return super.statfs();
     return this.observe("statfs", "", undefined, 0, () => super.statfs());
   }
   /** Observed, then forwarded. */
   override statIno(ino: number): Promise<Metadata> {
+    if (!this.isObserving()) return super.statIno(ino);
     return this.observe("statIno", `#${ino}`, undefined, 0, () => super.statIno(ino));
   }
   /** Observed, then forwarded. */
   override inodePath(ino: number): Promise<string> {
+    if (!this.isObserving()) return super.inodePath(ino);
     return this.observe("inodePath", `#${ino}`, undefined, 0, () => super.inodePath(ino));
   }
   /** Observed, then forwarded. */
   override getXattr(path: string, name: string): Promise<Uint8Array> {
+    if (!this.isObserving()) return super.getXattr(path, name);
     return this.observe("getXattr", path, undefined, 0, () => super.getXattr(path, name));
   }
   /** Observed, then forwarded. */
@@ -286,6 +328,7 @@ export abstract class Instrumented<B extends Backend = Backend> extends Middlewa
     value: Uint8Array,
     options?: SetXattrOptions,
   ): Promise<void> {
+    if (!this.isObserving()) return super.setXattr(path, name, value, options);
     return this.observe(
       "setXattr",
       path,
@@ -296,10 +339,12 @@ export abstract class Instrumented<B extends Backend = Backend> extends Middlewa
   }
   /** Observed, then forwarded. */
   override listXattr(path: string): Promise<string[]> {
+    if (!this.isObserving()) return super.listXattr(path);
     return this.observe("listXattr", path, undefined, 0, () => super.listXattr(path));
   }
   /** Observed, then forwarded. */
   override removeXattr(path: string, name: string): Promise<void> {
+    if (!this.isObserving()) return super.removeXattr(path, name);
     return this.observe("removeXattr", path, undefined, 0, () => super.removeXattr(path, name));
   }
   /** Observed, then forwarded. */
@@ -309,10 +354,12 @@ export abstract class Instrumented<B extends Backend = Backend> extends Middlewa
     rdev: number,
     options?: Omit<CreateOptions, "mode">,
   ): Promise<void> {
+    if (!this.isObserving()) return super.mknod(path, mode, rdev, options);
     return this.observe("mknod", path, undefined, 0, () => super.mknod(path, mode, rdev, options));
   }
   /** Observed, then forwarded; the handle's own operations are observed too. */
   override open(path: string, options: OpenOptions): Promise<FileHandle> {
+    if (!this.isObserving()) return super.open(path, options);
     return this.observe(
       "open",
       path,

@@ -16,9 +16,10 @@
  * `OTEL_DENO=true deno run …` sends them over OTLP to
  * `OTEL_EXPORTER_OTLP_ENDPOINT` (default `http://localhost:4318`). Any
  * other provider registered with `@opentelemetry/api` (or a tracer passed
- * as {@linkcode TracingOptions.tracer}) works too. With no provider the API
- * hands out non-recording spans and tracing costs a few tens of
- * nanoseconds per operation.
+ * as {@linkcode TracingOptions.tracer}) works too. With no provider
+ * registered (and no audit trail) tracing creates no span at all and costs
+ * a property lookup per operation; a provider registered later — even
+ * after the middleware was created — is used from its next operation on.
  *
  * ## Audit trail
  * With {@linkcode TracingOptions.audit}, every operation also becomes an
@@ -118,6 +119,27 @@ export interface TracingOptions {
 /** The version of AnyFS spans are attributed to. */
 const VERSION: string = denoConfig.version;
 
+/**
+ * Where `@opentelemetry/api` 1.x keeps its global registrations, shared by
+ * every copy of the API in the process; Deno's built-in OpenTelemetry
+ * (`OTEL_DENO=true`) registers its provider there at startup as well.
+ */
+const OTEL_API_GLOBAL = Symbol.for("opentelemetry.js.api.1");
+
+/**
+ * The tracer provider registered with `@opentelemetry/api`, or `undefined`
+ * when there is none (then the API's tracers only make non-recording
+ * spans, and creating one is wasted work).
+ */
+function registeredTracerProvider(): unknown {
+  // The registry object, once it exists, is kept for good (registering and
+  // disabling only set and delete its fields), and a field of a plain
+  // object is cheaper to read than a property of the global object.
+  otelApi ??= (globalThis as { [OTEL_API_GLOBAL]?: { trace?: unknown } })[OTEL_API_GLOBAL];
+  return otelApi?.trace;
+}
+let otelApi: { trace?: unknown } | undefined;
+
 const SPAN_NAMES = new Map<string, string>();
 function spanName(operation: InstrumentedOperation): string {
   let name = SPAN_NAMES.get(operation);
@@ -156,7 +178,14 @@ interface HandleSummary {
 export class Tracing<B extends Backend = Backend> extends Instrumented<B> {
   /** The options in force. */
   readonly options: Readonly<TracingOptions>;
-  readonly #tracer: TracerLike | undefined;
+  /** Spans are wanted at all (`spans` is not `false`). */
+  readonly #spans: boolean;
+  /** The tracer given in the options; when absent, the API's default one is followed. */
+  readonly #givenTracer: TracerLike | undefined;
+  /** The API's tracer for {@linkcode #provider}. */
+  #tracer: TracerLike | undefined;
+  /** The registered provider {@linkcode #tracer} was taken from. */
+  #provider: unknown = undefined;
   readonly #audit: ((record: AuditRecord) => void) | undefined;
   readonly #attributes: SpanAttributes | undefined;
 
@@ -164,9 +193,8 @@ export class Tracing<B extends Backend = Backend> extends Instrumented<B> {
   constructor(inner: B, options: TracingOptions = {}) {
     super(inner);
     this.options = { ...options };
-    this.#tracer = options.spans === false
-      ? undefined
-      : options.tracer ?? trace.getTracer("anyfs", VERSION);
+    this.#spans = options.spans !== false;
+    this.#givenTracer = options.tracer;
     const audit = options.audit;
     this.#audit = audit === undefined
       ? undefined
@@ -189,6 +217,25 @@ export class Tracing<B extends Backend = Backend> extends Instrumented<B> {
     return new TracingLayer(options);
   }
 
+  /**
+   * The tracer to start spans with, or `undefined` when there is nothing to
+   * record them: spans are off, or no tracer was given and no provider is
+   * registered. Checked per operation, so a provider registered later is
+   * picked up at once.
+   */
+  #currentTracer(): TracerLike | undefined {
+    if (!this.#spans) return undefined;
+    if (this.#givenTracer !== undefined) return this.#givenTracer;
+    const provider = registeredTracerProvider();
+    if (provider === undefined) return undefined;
+    if (provider !== this.#provider) {
+      // A provider appeared or was replaced: take a tracer that follows it.
+      this.#tracer = trace.getTracer("anyfs", VERSION);
+      this.#provider = provider;
+    }
+    return this.#tracer;
+  }
+
   /** A span for `operation`, or `undefined` when nothing would record it. */
   #startSpan(
     operation: InstrumentedOperation,
@@ -196,8 +243,9 @@ export class Tracing<B extends Backend = Backend> extends Instrumented<B> {
     dest: string | undefined,
     startTime?: number,
   ): SpanLike | undefined {
-    if (!this.#tracer) return undefined;
-    const span = this.#tracer.startSpan(
+    const tracer = this.#currentTracer();
+    if (tracer === undefined) return undefined;
+    const span = tracer.startSpan(
       spanName(operation),
       startTime === undefined ? undefined : { startTime },
     );
@@ -263,6 +311,11 @@ export class Tracing<B extends Backend = Backend> extends Instrumented<B> {
     }
   }
 
+  /** Only while a span or an audit record would be made: otherwise operations just pass. */
+  protected override isObserving(): boolean {
+    return this.#audit !== undefined || this.#currentTracer() !== undefined;
+  }
+
   /** Runs the operation inside a span, and records it. */
   protected override observe<T>(
     operation: InstrumentedOperation,
@@ -272,7 +325,7 @@ export class Tracing<B extends Backend = Backend> extends Instrumented<B> {
     run: () => Promise<T>,
   ): Promise<T> {
     const span = this.#startSpan(operation, path, dest);
-    if (!span && !this.#audit) return run();
+    if (span === undefined && this.#audit === undefined) return run();
     return this.#traced(span, operation, path, dest, bytes, run);
   }
 
@@ -339,7 +392,7 @@ export class Tracing<B extends Backend = Backend> extends Instrumented<B> {
           { ...summary, openMs: round3(t0 - openedAt) },
         );
       },
-      active: () => this.#audit !== undefined || this.#tracer !== undefined,
+      active: () => this.#audit !== undefined || this.#currentTracer() !== undefined,
     });
   }
 }

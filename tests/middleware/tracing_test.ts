@@ -2,6 +2,7 @@
 // and an audit record; handle I/O is summarized at close (or reported call
 // by call); Deno's own OpenTelemetry export carries the spans.
 import assert from "node:assert/strict";
+import { trace } from "@opentelemetry/api";
 import {
   BasicTracerProvider,
   InMemorySpanExporter,
@@ -186,6 +187,22 @@ Deno.test("with no provider the default tracer records nothing and costs no span
   await backend.writeFile("/a", enc.encode("x"));
   assert.equal((await backend.readFile("/a"))[0], 0x78);
   assert.deepEqual(capabilitiesOf(backend), capabilitiesOf(new MemoryBackend()));
+});
+
+Deno.test("a provider registered after the middleware was created is used from then on", async () => {
+  const backend = new Tracing(new MemoryBackend());
+  await backend.mkdir("/before");
+  const exporter = new InMemorySpanExporter();
+  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  assert.ok(trace.setGlobalTracerProvider(provider));
+  try {
+    await backend.mkdir("/after");
+  } finally {
+    trace.disable();
+  }
+  await backend.mkdir("/unregistered");
+  const paths = exporter.getFinishedSpans().map((s) => s.attributes["anyfs.path"]);
+  assert.deepEqual(paths, ["/after"]);
 });
 
 Deno.test("through FileStorage: the backend operations of a high-level call are traced", async () => {
