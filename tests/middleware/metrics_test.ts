@@ -237,3 +237,55 @@ Deno.test("a tryLstat probe that finds nothing counts as lstat's ENOENT", async 
   assert.equal(metrics.snapshot().operations.lstat.count, 2);
   assert.deepEqual(metrics.snapshot().operations.lstat.errors, { ENOENT: 1 });
 });
+
+Deno.test("latency sampleEvery: the first call of each operation, then every n-th, is timed", async () => {
+  const metrics = new Metrics(new MemoryBackend(), { latency: { sampleEvery: 4 } });
+  for (let i = 0; i < 10; i++) await metrics.lstat("/");
+  await metrics.mkdir("/d");
+  await assert.rejects(metrics.mkdir("/d"), { code: "EEXIST" });
+  const { operations } = metrics.snapshot();
+  // Counters stay exact; calls 1, 5 and 9 of lstat were timed.
+  assert.equal(operations.lstat.count, 10);
+  assert.equal(operations.lstat.timed, 3);
+  assert.equal(operations.lstat.buckets.reduce((a, b) => a + b, 0), 3);
+  assert.equal(operations.mkdir.count, 2);
+  assert.equal(operations.mkdir.timed, 1);
+  assert.deepEqual(operations.mkdir.errors, { EEXIST: 1 });
+  const text = metrics.prometheus();
+  const { samples } = parse(text);
+  assert.equal(value(samples, "anyfs_operations_total", { operation: "lstat" }), 10);
+  assert.equal(value(samples, "anyfs_operation_duration_seconds_count", { operation: "lstat" }), 3);
+  assert.match(text, /# HELP anyfs_operation_duration_seconds .*one in 4/);
+});
+
+Deno.test('latency "off": exact counters, no timing and no histogram', async () => {
+  const metrics = new Metrics(new MemoryBackend(), { latency: "off" });
+  await metrics.writeFile("/a", new Uint8Array(10));
+  await metrics.readFile("/a");
+  const snap = metrics.snapshot();
+  assert.equal(snap.operations.readFile.count, 1);
+  assert.equal(snap.operations.readFile.timed, 0);
+  assert.equal(snap.bytesWritten, 10);
+  assert.equal(snap.bytesRead, 10);
+  const { samples, types } = parse(metrics.prometheus());
+  assert.equal(types.anyfs_operation_duration_seconds, undefined);
+  assert.ok(!samples.some((s) => s.name.startsWith("anyfs_operation_duration_seconds")));
+  assert.equal(value(samples, "anyfs_operations_total", { operation: "writeFile" }), 1);
+});
+
+Deno.test("by default every call is timed: the histogram's _count equals the calls", async () => {
+  const metrics = new Metrics(new MemoryBackend());
+  for (let i = 0; i < 5; i++) await metrics.lstat("/");
+  assert.equal(metrics.snapshot().operations.lstat.timed, 5);
+  const { samples } = parse(metrics.prometheus());
+  assert.equal(value(samples, "anyfs_operation_duration_seconds_count", { operation: "lstat" }), 5);
+});
+
+Deno.test("a bad latency option is EINVAL", () => {
+  for (const latency of [{ sampleEvery: 0 }, { sampleEvery: 1.5 }, { sampleEvery: "2" }, "some"]) {
+    assert.throws(
+      () => new Metrics(new MemoryBackend(), { latency } as unknown as MetricsOptions),
+      { code: "EINVAL" },
+    );
+  }
+});
