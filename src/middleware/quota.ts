@@ -61,7 +61,7 @@ import {
 import { tryLstat } from "../core/derive.ts";
 import { fsError } from "../core/errors.ts";
 import { parentPath, splitPath, utf8Length } from "../core/path.ts";
-import type { Metadata, StatFs } from "../core/types.ts";
+import type { DirEntry, Metadata, StatFs } from "../core/types.ts";
 import { HandleWrapper, Middleware } from "./middleware.ts";
 
 /** The limits a {@linkcode Quota} enforces; a missing limit is unlimited. */
@@ -123,6 +123,15 @@ function codeOf(e: unknown): string | undefined {
   return (e as { code?: string } | null)?.code;
 }
 
+/** `null` for a probe that failed because nothing can be at the path (`ENOENT`, `ENOTDIR`); rethrows anything else. */
+function absentOn(e: unknown): null {
+  const code = codeOf(e);
+  if (code === "ENOENT" || code === "ENOTDIR") return null;
+  throw e;
+}
+
+function noop(): void {}
+
 /**
  * A middleware enforcing {@linkcode QuotaLimits} on the backend it wraps.
  *
@@ -168,8 +177,11 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
   /** Entry counts of directories by inode, filled lazily when `maxDirEntries` is set. */
   #dirEntries = new Map<number, number>();
   #open = new Map<number, OpenInode>();
-  /** The tail of the queue of mutations: each one starts when the previous has settled. */
-  #tail: Promise<unknown>;
+  /** Whether a mutation (or the scan) holds the lock. */
+  #locked = false;
+  /** Mutations waiting for the lock, first come first served, from `#waitingFrom` on. */
+  #waiting: (() => void)[] = [];
+  #waitingFrom = 0;
 
   /**
    * Wrap `inner` and start scanning its usage (see {@linkcode Quota.ready}).
@@ -195,10 +207,10 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     }
     this.#limits = { ...limits };
     this.capabilities = new Set([...capabilitiesOf(inner), "statfs"]);
-    this.ready = this.#scan();
+    this.#locked = true;
+    this.ready = this.#scanAndUnlock();
     // Nobody may ever await `ready`; the failure is reported by every mutation instead.
     this.ready.catch(() => {});
-    this.#tail = this.ready;
   }
 
   /**
@@ -254,13 +266,22 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
    * behind the quota's back. Waits for running mutations; holds new ones.
    * Open files keep their tracking.
    */
-  rescan(): Promise<void> {
-    const run = this.#tail.then(() => this.#scan(), () => this.#scan());
-    this.#tail = run.catch(() => {});
-    return run;
+  async rescan(): Promise<void> {
+    const turn = this.#lock();
+    if (turn !== undefined) await turn;
+    await this.#scanAndUnlock();
   }
 
   // ---- accounting machinery -------------------------------------------------
+
+  /** Scan while holding the lock, then release it. */
+  async #scanAndUnlock(): Promise<void> {
+    try {
+      await this.#scan();
+    } finally {
+      this.#unlock();
+    }
+  }
 
   async #scan(): Promise<void> {
     this.#scanError = undefined;
@@ -331,36 +352,75 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     return total;
   }
 
-  /** Run `fn` when every earlier mutation has settled, so its check and commit cannot interleave. */
-  #exclusive<T>(operation: string, path: string, fn: () => Promise<T>): Promise<T> {
-    const run = this.#tail.then(
-      () => this.#guarded(operation, path, fn),
-      () => this.#guarded(operation, path, fn),
-    );
-    this.#tail = run.catch(() => {});
-    return run;
+  /**
+   * Take the lock that makes each mutation's check and commit one step:
+   * `undefined` when it was free (the common case costs no promise), else
+   * a promise that resolves when this caller holds it, after every mutation
+   * that asked before. Whoever takes it must {@linkcode #unlock} it.
+   */
+  #lock(): Promise<void> | undefined {
+    if (!this.#locked) {
+      this.#locked = true;
+      return undefined;
+    }
+    return new Promise((resolve) => this.#waiting.push(resolve));
   }
 
-  #guarded<T>(operation: string, path: string, fn: () => Promise<T>): Promise<T> {
+  /** Hand the lock to the next waiter, or free it. */
+  #unlock(): void {
+    if (this.#waitingFrom < this.#waiting.length) {
+      const next = this.#waiting[this.#waitingFrom];
+      this.#waiting[this.#waitingFrom++] = noop;
+      if (this.#waitingFrom === this.#waiting.length) {
+        this.#waiting = [];
+        this.#waitingFrom = 0;
+      }
+      next();
+    } else {
+      this.#locked = false;
+    }
+  }
+
+  /** `EIO` when the usage scan failed: nothing can be checked against an unknown usage. */
+  #requireScan(operation: string, path: string): void {
     if (this.#scanError !== undefined) {
       throw fsError("EIO", operation, path, {
         reason: "the quota could not scan the backend's usage; call rescan()",
         cause: this.#scanError,
       });
     }
-    return fn();
+  }
+
+  /** Run `fn` holding the lock, so its check and commit cannot interleave with another mutation's. */
+  async #exclusive<T>(operation: string, path: string, fn: () => Promise<T>): Promise<T> {
+    const turn = this.#lock();
+    if (turn !== undefined) await turn;
+    try {
+      this.#requireScan(operation, path);
+      return await fn();
+    } finally {
+      this.#unlock();
+    }
+  }
+
+  /**
+   * The inner backend's metadata of `path`, or `null` when nothing is
+   * there. The hot paths inline this probe with {@linkcode absentOn}: one
+   * more async function around it would cost a promise and a tick.
+   */
+  #probe(path: string): Promise<Metadata | null> {
+    // tryLstat: most probes are for names about to be created, and a
+    // rejected lstat costs an Error (microseconds) per create.
+    const inner = this.inner;
+    return inner.tryLstat !== undefined ? inner.tryLstat(path) : tryLstat(inner, path);
   }
 
   /** Metadata of `path`, or `undefined` when there is nothing there. */
   async #stat(path: string): Promise<Metadata | undefined> {
     try {
-      // tryLstat: most probes are for names about to be created, and a
-      // rejected lstat costs an Error (microseconds) per create.
-      return await tryLstat(this.inner, path) ?? undefined;
+      return await this.#probe(path) ?? undefined;
     } catch (e) {
-      const code = codeOf(e);
-      if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-      throw e;
+      return absentOn(e) ?? undefined;
     }
   }
 
@@ -406,9 +466,11 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     }
   }
 
-  #checkDepth(operation: string, path: string, depth = splitPath(path).length): void {
+  #checkDepth(operation: string, path: string, knownDepth?: number): void {
     const limit = this.#limits.maxPathDepth;
-    if (limit !== undefined && depth > limit) {
+    if (limit === undefined) return;
+    const depth = knownDepth ?? splitPath(path).length;
+    if (depth > limit) {
       throw fsError("EDQUOT", operation, path, {
         reason: `path depth limit of ${limit} exceeded (${depth} requested)`,
         limit,
@@ -460,9 +522,21 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
 
   /** All checks for creating a new node at `path` (depth, node count, directory entries). */
   #checkCreate(operation: string, path: string): Promise<number | undefined> {
+    this.#checkNewNode(operation, path);
+    return this.#checkDirEntry(operation, path);
+  }
+
+  /** The checks for a new node that need no lookup: depth and node count. */
+  #checkNewNode(operation: string, path: string): void {
     this.#checkDepth(operation, path);
     this.#checkNode(operation, path);
-    return this.#checkDirEntry(operation, path);
+  }
+
+  /** Whether a new node at `path` passes {@linkcode #checkNewNode}, without an error. */
+  #fitsNewNode(path: string): boolean {
+    const { maxNodeCount, maxPathDepth } = this.#limits;
+    if (maxNodeCount !== undefined && this.#nodes + 1 > maxNodeCount) return false;
+    return maxPathDepth === undefined || splitPath(path).length <= maxPathDepth;
   }
 
   /** One name of the node `meta` is gone: release the node if it was the last and nobody holds it open. */
@@ -495,13 +569,18 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
    * shows through the others), which the check assumed. One that replaced
    * the inode instead would leave the old one with its other names or open
    * handles; only then does that matter, so only then is the result looked
-   * up, to keep the count exact even so.
+   * up, to keep the count exact even so. Returns a promise only then, so
+   * the common case needs no await.
    */
-  async #commitContent(path: string, before: Metadata, size: number): Promise<void> {
+  #commitContent(path: string, before: Metadata, size: number): Promise<void> | undefined {
     if (before.nlink <= 1 && !this.#open.has(before.ino)) {
       this.#bytes += size - before.size;
-      return;
+      return undefined;
     }
+    return this.#commitShared(path, before, size);
+  }
+
+  async #commitShared(path: string, before: Metadata, size: number): Promise<void> {
     const after = await this.#stat(path);
     if (!after || after.ino === before.ino) {
       this.#bytes += size - before.size;
@@ -515,17 +594,55 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
 
   // ---- core operations ------------------------------------------------------
 
+  // Reads pass straight through, from this class's own call sites rather
+  // than the base's (see Middleware on why that matters in deep stacks).
+
+  /** Forwarded. */
+  override lstat(path: string): Promise<Metadata> {
+    return this.inner.lstat(path);
+  }
+  /** Forwarded, as a probe. */
+  override tryLstat(path: string): Promise<Metadata | null> {
+    return this.#probe(path);
+  }
+  /** Forwarded. */
+  override readDir(path: string): Promise<DirEntry[]> {
+    return this.inner.readDir(path);
+  }
+  /** Forwarded. */
+  override readFile(path: string): Promise<Uint8Array> {
+    return this.inner.readFile(path);
+  }
+
   /** Checks the limits, forwards, and counts the change. */
-  override writeFile(path: string, data: Uint8Array, options?: WriteFileOptions): Promise<void> {
-    return this.#exclusive("writefile", path, async () => {
-      const before = await this.#stat(path);
-      if (before?.type === "file" && !options?.createNew) {
+  override async writeFile(
+    path: string,
+    data: Uint8Array,
+    options?: WriteFileOptions,
+  ): Promise<void> {
+    // The lock and the probe are inlined here and in the other hot
+    // operations: each async helper around them costs a promise and a tick.
+    const turn = this.#lock();
+    if (turn !== undefined) await turn;
+    try {
+      this.#requireScan("writefile", path);
+      let before: Metadata | null;
+      try {
+        before = await this.#probe(path);
+      } catch (e) {
+        before = absentOn(e);
+      }
+      if (before !== null && before.type === "file" && !options?.createNew) {
         this.#checkFileSize("write", path, data.length, before.size);
         this.#checkBytes("write", path, data.length - before.size);
         await this.inner.writeFile(path, data, options);
-        await this.#commitContent(path, before, data.length);
-      } else if (!before && options?.create !== false) {
-        const parent = await this.#checkCreate("open", path);
+        const shared = this.#commitContent(path, before, data.length);
+        if (shared !== undefined) await shared;
+      } else if (before === null && options?.create !== false) {
+        this.#checkNewNode("open", path);
+        const parent = this.#limits.maxDirEntries === undefined
+          ? undefined
+          : await this.#checkDirEntry("open", path);
         this.#checkFileSize("write", path, data.length, 0);
         this.#checkBytes("write", path, data.length);
         await this.inner.writeFile(path, data, options);
@@ -535,9 +652,11 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
       } else {
         // Cases the backend rejects (EEXIST, ENOENT, EISDIR…).
         await this.inner.writeFile(path, data, options);
-        await this.#recount(path, before);
+        await this.#recount(path, before ?? undefined);
       }
-    });
+    } finally {
+      this.#unlock();
+    }
   }
 
   /** After an operation whose effect was not predicted: account from what is there now. */
@@ -555,47 +674,95 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
   }
 
   /** Checks the limits, forwards, and counts the change. */
-  override mkdir(path: string, options?: CreateOptions): Promise<void> {
-    return this.#exclusive("mkdir", path, async () => {
-      if (await this.#stat(path)) return this.inner.mkdir(path, options);
+  override async mkdir(path: string, options?: CreateOptions): Promise<void> {
+    const turn = this.#lock();
+    if (turn !== undefined) await turn;
+    try {
+      this.#requireScan("mkdir", path);
+      if (this.#limits.maxDirEntries === undefined && this.#fitsNewNode(path)) {
+        // No probe: mkdir creates exactly one node or fails without a
+        // change, and the limits allow one more node whatever is there.
+        await this.inner.mkdir(path, options);
+        this.#nodes++;
+        return;
+      }
+      // Something is over a limit: an existing name must still be EEXIST.
+      if (await this.#stat(path)) return await this.inner.mkdir(path, options);
       const parent = await this.#checkCreate("mkdir", path);
       await this.inner.mkdir(path, options);
       this.#nodes++;
       this.#entryAdded(parent);
-    });
+    } finally {
+      this.#unlock();
+    }
   }
 
   /** Forwards; releases the file's bytes and node when this was its last name and no handle holds it. */
-  override unlink(path: string): Promise<void> {
-    return this.#exclusive("unlink", path, async () => {
-      const before = await this.#stat(path);
-      await this.inner.unlink(path);
-      if (before) {
-        this.#nameRemoved(before);
-        await this.#entryRemoved(path);
+  override async unlink(path: string): Promise<void> {
+    const turn = this.#lock();
+    if (turn !== undefined) await turn;
+    try {
+      this.#requireScan("unlink", path);
+      let before: Metadata | null;
+      try {
+        before = await this.#probe(path);
+      } catch (e) {
+        before = absentOn(e);
       }
-    });
+      await this.inner.unlink(path);
+      if (before !== null) {
+        this.#nameRemoved(before);
+        if (this.#limits.maxDirEntries !== undefined) await this.#entryRemoved(path);
+      }
+    } finally {
+      this.#unlock();
+    }
   }
 
   /** Forwards and releases the directory's node. */
-  override rmdir(path: string): Promise<void> {
-    return this.#exclusive("rmdir", path, async () => {
-      const before = await this.#stat(path);
-      await this.inner.rmdir(path);
-      if (before) {
-        this.#nameRemoved(before);
-        await this.#entryRemoved(path);
+  override async rmdir(path: string): Promise<void> {
+    const turn = this.#lock();
+    if (turn !== undefined) await turn;
+    try {
+      this.#requireScan("rmdir", path);
+      let before: Metadata | null;
+      try {
+        before = await this.#probe(path);
+      } catch (e) {
+        before = absentOn(e);
       }
-    });
+      await this.inner.rmdir(path);
+      if (before !== null) {
+        this.#nameRemoved(before);
+        if (this.#limits.maxDirEntries !== undefined) await this.#entryRemoved(path);
+      }
+    } finally {
+      this.#unlock();
+    }
   }
 
   /** Checks depth and directory entries at the destination, forwards, and releases a replaced entry. */
-  override rename(from: string, to: string): Promise<void> {
-    return this.#exclusive("rename", from, async () => {
+  override async rename(from: string, to: string): Promise<void> {
+    const turn = this.#lock();
+    if (turn !== undefined) await turn;
+    try {
+      this.#requireScan("rename", from);
+      let target: Metadata | null;
+      try {
+        target = await this.#probe(to);
+      } catch (e) {
+        target = absentOn(e);
+      }
+      const { maxPathDepth, maxDirEntries } = this.#limits;
+      if (target === null && maxPathDepth === undefined && maxDirEntries === undefined) {
+        // Nothing is replaced and no limit depends on where names are:
+        // whatever the source is, the usage does not change.
+        await this.inner.rename(from, to);
+        return;
+      }
       const source = await this.#stat(from);
-      const target = await this.#stat(to);
       if (!source || (target && target.ino === source.ino)) {
-        return this.inner.rename(from, to);
+        return await this.inner.rename(from, to);
       }
       if (source.type === "dir") await this.#checkSubtreeDepth(from, to);
       else this.#checkDepth("rename", to);
@@ -608,7 +775,9 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
         if (sameDir) await this.#entryAddedAt(to);
         else this.#entryAdded(parent);
       }
-    });
+    } finally {
+      this.#unlock();
+    }
   }
 
   async #entryAddedAt(path: string): Promise<void> {

@@ -365,3 +365,107 @@ Deno.test("writing through a read-only handle is refused by the backend, not the
   await h.close();
   assert.equal(q.usage().bytes, 10);
 });
+
+/** A MemoryBackend whose every call first waits a timer turn, so concurrent calls interleave. */
+class SlowBackend extends MemoryBackend {
+  #turn<T>(run: () => Promise<T>): Promise<T> {
+    return new Promise((resolve) => setTimeout(resolve, 0)).then(run);
+  }
+  override lstat(path: string) {
+    return this.#turn(() => super.lstat(path));
+  }
+  override tryLstat(path: string) {
+    return this.#turn(() => super.tryLstat(path));
+  }
+  override writeFile(path: string, data: Uint8Array) {
+    return this.#turn(() => super.writeFile(path, data));
+  }
+  override mkdir(path: string) {
+    return this.#turn(() => super.mkdir(path));
+  }
+  override unlink(path: string) {
+    return this.#turn(() => super.unlink(path));
+  }
+  override rmdir(path: string) {
+    return this.#turn(() => super.rmdir(path));
+  }
+  override rename(from: string, to: string) {
+    return this.#turn(() => super.rename(from, to));
+  }
+}
+
+Deno.test("mutations issued together run in the order they were issued", async () => {
+  const q = await Quota.create(new SlowBackend(), { maxNodeCount: 100 });
+  await Promise.all([
+    q.mkdir("/a"),
+    q.writeFile("/a/f", bytes(10)),
+    q.rename("/a/f", "/a/g"),
+    q.mkdir("/a/d"),
+  ]);
+  assert.deepEqual((await q.readDir("/a")).map((e) => e.name).sort(), ["d", "g"]);
+  assert.deepEqual(q.usage(), { bytes: 10, nodes: 3 });
+});
+
+Deno.test("random concurrent mutations keep the usage exact (equal to a fresh scan)", async () => {
+  let seed = 11;
+  const random = (n: number) => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return Math.floor((seed / 2147483648) * n);
+  };
+  const q = await Quota.create(new SlowBackend(), {
+    maxTotalSize: 5000,
+    maxNodeCount: 40,
+    maxFileSize: 700,
+  });
+  const name = () => ["/a", "/b", "/c", "/d", "/a/x", "/a/y", "/b/z"][random(7)];
+  for (let round = 0; round < 8; round++) {
+    const ops = Array.from({ length: 30 }, () => {
+      const path = name();
+      switch (random(6)) {
+        case 0:
+          return q.writeFile(path, bytes(random(900)));
+        case 1:
+          return q.mkdir(path);
+        case 2:
+          return q.unlink(path);
+        case 3:
+          return q.rmdir(path);
+        case 4:
+          return q.rename(path, name());
+        default:
+          return q.writeFile(`${path}-${random(5)}`, bytes(random(300)));
+      }
+    });
+    const results = await Promise.allSettled(ops);
+    for (const r of results) {
+      if (r.status === "rejected") {
+        assert.ok((r.reason as { code?: string }).code, String(r.reason));
+      }
+    }
+    const counted = q.usage();
+    assert.ok(counted.bytes <= 5000 && counted.nodes <= 40);
+    await q.rescan();
+    assert.deepEqual(counted, q.usage(), `round ${round}`);
+  }
+});
+
+Deno.test("a quota probes with tryLstat, never a failing lstat", async () => {
+  class CountingLstat extends MemoryBackend {
+    lstats = 0;
+    override lstat(path: string) {
+      this.lstats++;
+      return super.lstat(path);
+    }
+  }
+  const m = new CountingLstat();
+  const q = await Quota.create(m, { maxTotalSize: 1 << 20 });
+  m.lstats = 0;
+  await q.writeFile("/f", bytes(5));
+  await q.rename("/f", "/g");
+  await q.unlink("/g");
+  await q.mkdir("/d");
+  await q.rmdir("/d");
+  assert.equal(await q.tryLstat("/missing"), null);
+  assert.equal(m.lstats, 0);
+  assert.deepEqual(q.usage(), { bytes: 0, nodes: 0 });
+});
