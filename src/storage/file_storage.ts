@@ -6,7 +6,13 @@
  */
 
 import { type Backend, supports } from "../core/backend.ts";
-import { appendFile, copyFile as deriveCopyFile, openFile, truncateFile } from "../core/derive.ts";
+import {
+  appendFile,
+  copyFile as deriveCopyFile,
+  openFile,
+  truncateFile,
+  tryLstat,
+} from "../core/derive.ts";
 import { type FsError, fsError, isFsError, toFsError } from "../core/errors.ts";
 import { checkPath, childPath, normalize, parentPath } from "../core/path.ts";
 import type { Metadata } from "../core/types.ts";
@@ -683,12 +689,11 @@ export class FileStorage implements FsApi {
       const next = childPath(dir, name);
       const last = i === lastReal;
       if (!creating) {
-        let meta: Metadata | null = null;
-        try {
-          meta = await backend.lstat(next);
-        } catch (e) {
-          if (codeOf(e) !== "ENOENT") throw e;
-        }
+        // A probe, not lstat: the first missing name is the usual case, and
+        // a rejected lstat builds an Error (microseconds) for it.
+        const meta: Metadata | null = backend.tryLstat !== undefined
+          ? await backend.tryLstat(next)
+          : await tryLstat(backend, next);
         if (meta !== null) {
           if (meta.type === "dir") {
             dir = next;
