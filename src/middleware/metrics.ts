@@ -159,6 +159,15 @@ interface Counters {
  * console.log(metrics.prometheus().includes('anyfs_errors_total{operation="readFile",code="ENOENT"} 1')); // true
  * ```
  *
+ * @example Time one call in 16 in a hot in-memory loop (counters stay exact)
+ * ```ts
+ * import { MemoryBackend, Metrics } from "@anyfs/anyfs";
+ * const metrics = new Metrics(new MemoryBackend(), { latency: { sampleEvery: 16 } });
+ * for (let i = 0; i < 100; i++) await metrics.lstat("/");
+ * const { count, timed } = metrics.snapshot().operations.lstat;
+ * console.log(count, timed); // 100 7
+ * ```
+ *
  * @example An endpoint for Prometheus to scrape (needs `--allow-net=127.0.0.1:9464`)
  * ```ts ignore
  * import { MemoryBackend, Metrics } from "@anyfs/anyfs";
