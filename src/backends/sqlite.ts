@@ -412,13 +412,14 @@ function newSessionId(): number {
  * `noatime` mount option), so reading stays cheap and works on a read-only
  * database.
  *
- * What things cost (see `bench/sqlite.ts`): large files read and write at
- * the speed of bare SQLite rows of the same bytes. Reading a small file is
- * one statement (path walk, inode and content together) at about 0.7 to 1
- * times the cost of a bare `SELECT` of its bytes. Creating one is a commit
- * of about seven pages — its inode, its name, its directory's times and
- * size, its content — where a bare insert of the bytes writes four: about
- * half the speed, the price of every operation being its own transaction.
+ * What things cost (measured by `bench/sqlite.ts` against bare SQLite rows
+ * holding the same bytes): large files are written and read at the same
+ * speed as the bare rows. Reading a small file is one statement (path walk,
+ * inode and content together), at 0.7 to 0.85 times the speed of a bare
+ * `SELECT` of its bytes. Creating one commits about seven pages — its
+ * inode, its name, its directory's times and size, its content — where a
+ * bare insert of the bytes commits four: about 0.6 times the speed, the
+ * price of every operation being its own transaction.
  *
  * Capabilities: every optional one — ranges, truncate, append, copy,
  * symlinks, hardlinks, permissions, ownership, times, sync, statfs, inodes,
