@@ -2,14 +2,19 @@
  * Mount any AnyFS backend — with any middleware stack — as a real Linux
  * file system through libfuse3, so every program on the machine can use it.
  *
- * Needs `--allow-ffi`, `--allow-read` and `--allow-run=fusermount3` (or
- * `-A`). Importing `@anyfs/anyfs` itself never loads FFI; only this entry
- * point does, and only when `mount()` or `isAvailable()` is called.
+ * Needs `--allow-ffi` and `--allow-read=<mount point>` (plus
+ * `--allow-run=fusermount3` to clean up a dead mount as non-root). To use
+ * the mount from the process that serves it, run with `-A` (see below).
+ * Importing `@anyfs/anyfs` itself never loads FFI; only this entry point
+ * does, and only when `mount()` or `isAvailable()` is called.
  *
  * The mounting process may use its own mount through Deno's async file API
- * with any number of operations in flight, but must never call a
- * synchronous file function (`Deno.statSync`, …) on a path inside it: that
- * hangs the process (see {@linkcode MountHandle}).
+ * with any number of operations in flight — with `--allow-all`, because
+ * otherwise Deno resolves every path synchronously for its permission
+ * check — but must never block its JavaScript thread on it: no synchronous
+ * file function (`Deno.statSync`, …) on a path inside it, and no
+ * `Deno.Command` with a `cwd` inside it. While mounted, all of these fail
+ * at once with `EDEADLK` instead of hanging (see {@linkcode MountHandle}).
  *
  * @example Mount a memory backend and run a shell command in it
  * ```ts

@@ -6,7 +6,7 @@
 
 import { loadLibfuse } from "../../ffi/libfuse.ts";
 import type { MountErrorKind } from "./errors.ts";
-import { fusermountPath } from "./system.ts";
+import { FUSERMOUNT_PATHS } from "./system.ts";
 
 /** The answer of {@linkcode isAvailable}. */
 export type Availability =
@@ -63,27 +63,27 @@ export function isAvailable(): Availability {
       available: false,
       kind: "PermissionDenied",
       reason: "mounting calls libfuse3 through FFI, which is not permitted",
-      fix:
-        "run deno with --allow-ffi (mounting also needs --allow-read and --allow-run=fusermount3)",
+      fix: "run deno with --allow-ffi (and --allow-read/--allow-write for the mount point)",
     };
   }
-  if (!granted({ name: "read", path: "/dev/fuse" })) {
-    return {
-      available: false,
-      kind: "PermissionDenied",
-      reason: "cannot check /dev/fuse without read permission",
-      fix: "run deno with --allow-read",
-    };
-  }
-  try {
-    Deno.statSync("/dev/fuse");
-  } catch {
+  // Deno lets a program stat device files only with --allow-all, so ask the
+  // C library instead: FFI is granted by now, and it is what libfuse uses.
+  const device = deviceAccess("/dev/fuse");
+  if (device === "missing") {
     return {
       available: false,
       kind: "DriverNotInstalled",
       reason: "/dev/fuse does not exist",
       fix: "load the module (modprobe fuse); in a container pass --device /dev/fuse " +
         "--cap-add SYS_ADMIN",
+    };
+  }
+  if (device === "denied") {
+    return {
+      available: false,
+      kind: "PermissionDenied",
+      reason: "/dev/fuse exists but this user may not open it",
+      fix: "make /dev/fuse readable and writable (chmod 0666 /dev/fuse, as the fuse3 package does)",
     };
   }
   let library: string;
@@ -98,13 +98,40 @@ export function isAvailable(): Availability {
       fix: "install libfuse3: apt install fuse3 (Debian/Ubuntu), dnf install fuse3 (Fedora)",
     };
   }
-  if (fusermountPath() === "fusermount3" && !granted({ name: "run", command: "fusermount3" })) {
+  // libfuse runs fusermount3 itself (from C: no Deno permission involved)
+  // for non-root mounts and for auto-unmount, so it must exist; whether
+  // Deno may run it matters only for cleaning up dead mounts.
+  if (!FUSERMOUNT_PATHS.some((p) => executable(p))) {
     return {
       available: false,
       kind: "DriverNotInstalled",
-      reason: "fusermount3 was not found",
+      reason: `fusermount3 was not found (looked in ${FUSERMOUNT_PATHS.join(", ")})`,
       fix: "install it: apt install fuse3 (Debian/Ubuntu), dnf install fuse3 (Fedora)",
     };
   }
   return { available: true, library };
+}
+
+const F_OK = 0, X_OK = 1, W_OK = 2, R_OK = 4;
+
+/** `access(2)` through the C library: no Deno read permission needed, nothing prompts. */
+function access(path: string, mode: number): boolean {
+  const libc = Deno.dlopen("libc.so.6", {
+    access: { parameters: ["buffer", "i32"], result: "i32" },
+  });
+  try {
+    return libc.symbols.access(new TextEncoder().encode(path + "\0"), mode) === 0;
+  } finally {
+    libc.close();
+  }
+}
+
+/** Whether `path` exists and is readable and writable for this process. */
+function deviceAccess(path: string): "ok" | "missing" | "denied" {
+  if (!access(path, F_OK)) return "missing";
+  return access(path, R_OK | W_OK) ? "ok" : "denied";
+}
+
+function executable(path: string): boolean {
+  return access(path, X_OK);
 }

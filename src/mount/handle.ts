@@ -137,11 +137,6 @@ function needPermission(descriptor: Deno.PermissionDescriptor, flag: string, wha
 
 async function checkMountPoint(path: string): Promise<void> {
   needPermission({ name: "read", path }, `--allow-read`, `read access to ${path}`);
-  needPermission(
-    { name: "read", path: "/proc/self/mountinfo" },
-    "--allow-read",
-    "read access to /proc/self/mountinfo",
-  );
   let info: Deno.FileInfo;
   try {
     info = await Deno.stat(path);
@@ -202,12 +197,15 @@ async function checkMountPoint(path: string): Promise<void> {
  * even be killed (`kill -9` leaves it in D state; only
  * `echo 1 > /sys/fs/fuse/connections/<N>/abort` frees it). The same goes
  * for `new Deno.Command(…, { cwd })` with a `cwd` inside the mount (Deno
- * checks it synchronously: `cd` in the command instead). While mounted,
- * Deno's `…Sync` path functions fail with `EDEADLK` for such paths instead
- * of hanging (option `guardSyncCalls`). Synchronous calls from *other*
+ * spawns with vfork: `cd` in the command instead), and for Deno's async
+ * file functions on paths inside the mount when the process lacks
+ * `--allow-all` (Deno then resolves the path synchronously to check
+ * permissions). While mounted, all of these fail with `EDEADLK` for such
+ * paths instead of hanging (option `guardSyncCalls`). Calls from *other*
  * processes are fine.
  *
- * Needs `--allow-ffi`, `--allow-read` and `--allow-run=fusermount3`.
+ * Needs `--allow-ffi` and `--allow-read=<mount point>`; `-A` to use the
+ * mount from this process.
  *
  * @example Mount, use from this process and from a shell, unmount
  * ```ts

@@ -98,9 +98,12 @@ export interface MountOptions {
   /** Unmount when this signal aborts. */
   signal?: AbortSignal;
   /**
-   * While mounted, make Deno's synchronous file functions (`Deno.statSync`,
-   * …) fail with `EDEADLK` for paths inside this mount instead of hanging
-   * the process forever (default `true`). See the `sync_guard` module.
+   * While mounted, make the calls that would block this process's
+   * JavaScript thread on its own mount — Deno's synchronous file functions,
+   * `Deno.Command` with a `cwd` inside it, and (without `--allow-all`) the
+   * async ones — fail with `EDEADLK` for paths inside this mount instead of
+   * hanging the process forever (default `true`). See the `sync_guard`
+   * module.
    */
   guardSyncCalls?: boolean;
   /**

@@ -54,7 +54,44 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
 
 /** The current mount table of this process's mount namespace. */
 export async function readMountTable(): Promise<MountInfoEntry[]> {
-  return parseMountInfo(await Deno.readTextFile("/proc/self/mountinfo"));
+  return parseMountInfo(await readProcFile("/proc/self/mountinfo"));
+}
+
+/**
+ * A small file under `/proc`. Deno lets a program read `/proc` only with
+ * `--allow-all`; through the C library (FFI, which mounting needs anyway)
+ * `--allow-ffi` is enough, so that is the fallback.
+ */
+export async function readProcFile(path: string): Promise<string> {
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    return await Deno.readTextFile(path);
+  }
+  const c = Deno.dlopen("libc.so.6", {
+    open: { parameters: ["buffer", "i32"], result: "i32" },
+    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    close: { parameters: ["i32"], result: "i32" },
+  });
+  try {
+    const fd = c.symbols.open(new TextEncoder().encode(path + "\0"), 0 /* O_RDONLY */);
+    if (fd < 0) throw new Deno.errors.NotFound(`cannot open ${path}`);
+    try {
+      const chunks: Uint8Array[] = [];
+      for (;;) {
+        const chunk = new Uint8Array(64 * 1024);
+        const n = Number(c.symbols.read(fd, chunk, BigInt(chunk.length)));
+        if (n < 0) throw new Error(`cannot read ${path}`);
+        if (n === 0) break;
+        chunks.push(chunk.subarray(0, n));
+      }
+      const decoder = new TextDecoder();
+      return chunks.map((chunk, i) => decoder.decode(chunk, { stream: i < chunks.length - 1 }))
+        .join("");
+    } finally {
+      c.symbols.close(fd);
+    }
+  } finally {
+    c.close();
+  }
 }
 
 /** The topmost mount at exactly `path`, if any. */
@@ -66,7 +103,12 @@ export async function mountAt(path: string): Promise<MountInfoEntry | undefined>
   return undefined;
 }
 
-const FUSERMOUNT_PATHS = ["/usr/bin/fusermount3", "/bin/fusermount3", "/usr/local/bin/fusermount3"];
+/** Where fuse3 installs `fusermount3`. */
+export const FUSERMOUNT_PATHS: readonly string[] = [
+  "/usr/bin/fusermount3",
+  "/bin/fusermount3",
+  "/usr/local/bin/fusermount3",
+];
 
 /** Where `fusermount3` is, or `"fusermount3"` (found on PATH) when not in the usual places. */
 export function fusermountPath(): string {

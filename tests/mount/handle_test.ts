@@ -162,6 +162,46 @@ Deno.test("the sync guard turns a synchronous call inside the own mount into EDE
   assert.throws(() => Deno.statSync("/nonexistent/anyfs"), Deno.errors.NotFound);
 });
 
+Deno.test("the guard refuses Deno.Command with a cwd inside the own mount (vfork would hang)", async () => {
+  await withMount(new MemoryBackend(), {}, (mp) => {
+    assert.throws(() => new Deno.Command("true", { cwd: mp }), { code: "EDEADLK" });
+    assert.throws(() => new Deno.Command("true", { cwd: `${mp}/sub` }), /cd '/);
+    // Elsewhere commands run as usual.
+    assert.ok(new Deno.Command("true", { cwd: "/" }).outputSync().success);
+    return Promise.resolve();
+  });
+  assert.equal(Deno.Command.name, "Command", "the original class is back after unmount");
+});
+
+Deno.test("without --allow-all, async calls on the own mount fail with EDEADLK instead of hanging", async () => {
+  const mp = await Deno.makeTempDir({ prefix: "anyfs-noall-" });
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        "--allow-ffi",
+        "--allow-read",
+        `--allow-write=${mp}`,
+        new URL("./fixtures/self_use_without_all.ts", import.meta.url).href,
+        mp,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), {
+      outcome: "EDEADLK",
+      listing: "EDEADLK",
+      mounted: true,
+    });
+    assert.ok(!(await Deno.readTextFile("/proc/self/mountinfo")).includes(mp), "unmounted on exit");
+  } finally {
+    await Deno.remove(mp);
+  }
+});
+
 Deno.test("rename flags: RENAME_NOREPLACE honoured, RENAME_EXCHANGE refused with EINVAL", async () => {
   await withMount(new MemoryBackend(), {}, async (mp) => {
     await shOk(`echo a > a && echo b > b`, mp);
