@@ -66,26 +66,6 @@ async function checkMountPoint(path: string): Promise<void> {
   }
 }
 
-/**
- * Deno lets a program look at device files such as `/dev/fuse` only with
- * `--allow-all`, whatever `--allow-read` says; without it the availability
- * check would wrongly report that `/dev/fuse` does not exist.
- */
-function requireDeviceAccess(): void {
-  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return;
-  try {
-    Deno.statSync("/dev/fuse");
-  } catch (e) {
-    if (e instanceof Deno.errors.NotCapable) {
-      throw new CliError(
-        "mounting needs --allow-all: Deno lets a program use /dev/fuse only with it " +
-          "(and FFI, which mounting needs, grants everything anyway)",
-        "run deno with -A",
-      );
-    }
-  }
-}
-
 /** Wait for SIGINT or SIGTERM; `dispose()` removes the listeners. */
 function signalWaiter(): { signal: Promise<Deno.Signal>; dispose(): void; next(): Promise<void> } {
   let deliver: (s: Deno.Signal) => void = () => {};
@@ -177,7 +157,6 @@ export const mountCommand: Command = {
 
     const mountPoint = absoluteHostPath(mountPointText);
     // Before anything is opened or created: no drive file is left behind when mounting cannot work.
-    requireDeviceAccess();
     const availability = isAvailable();
     if (!availability.available) {
       throw new CliError(`cannot mount: ${availability.reason}`, availability.fix);

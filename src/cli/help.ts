@@ -67,8 +67,9 @@ line when mounted. The mount point must be an existing, empty directory.
 The backend defaults to mem: (in memory, needs no setup). 'anyfs mount
 ./drive.db /mnt/x' (backend first) works too.
 
-Needs Linux with FUSE 3 (apt install fuse3) and, under deno run, -A: mounting
-calls libfuse through FFI, and Deno opens /dev/fuse only with --allow-all.
+Needs Linux with FUSE 3 (apt install fuse3) and, under deno run, --allow-ffi
+(mounting calls libfuse) with read/write access to the mount point and the
+drive; -A covers everything.
 
 Mount options:
   --read-only           Refuse every change ("Read-only file system")
