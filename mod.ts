@@ -95,6 +95,12 @@ export {
   type SqliteBackendOptions,
   type SqliteMemoryOptions,
 } from "./src/backends/sqlite.ts";
+export { StdFsBackend, type StdFsBackendOptions } from "./src/backends/std_fs.ts";
+export {
+  type Containment,
+  VRootFsBackend,
+  type VRootFsBackendOptions,
+} from "./src/backends/vroot_fs.ts";
 export { Overlay } from "./src/backends/overlay.ts";
 export { DUAL_POLICIES, DualBackend, type DualPolicy } from "./src/backends/dual.ts";
 export * from "./src/storage/mod.ts";

@@ -86,3 +86,21 @@ Deno.test("examples/sqlite_drive.ts: git works on a mounted drive file, which re
   assert.match(out, /git HEAD: ref: refs\/heads\/main/);
   assert.match(out, /database integrity: \[ "ok" \]/);
 });
+
+Deno.test("examples/overlay_workspace.ts: workspaces over one template never touch it or each other", async () => {
+  const out = await runExample("overlay_workspace.ts", ["-A"]);
+  assert.match(
+    out,
+    /alice sees: \[ "NOTES\.md", "README\.md", "src" \] "export const greeting = 'hi from alice';\\n"/,
+  );
+  assert.match(
+    out,
+    /bob sees: +\[ "README\.txt", "delete-me\.txt", "src" \] "export const greeting = 'hello';\\n"/,
+  );
+  assert.match(
+    out,
+    /template: +\[ "README\.md", "delete-me\.txt", "src" \] "export const greeting = 'hello';\\n"/,
+  );
+  assert.match(out, /# Template\n\s+carol/);
+  assert.match(out, /template README still: "# Template\\n"/);
+});
