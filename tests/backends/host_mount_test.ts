@@ -14,6 +14,7 @@ import { VRootFsBackend } from "../../src/backends/vroot_fs.ts";
 import { DENO_FS_CAPABILITIES, hostDirSubject } from "../../src/testing/host_subject.ts";
 import { caseId, runConformance } from "../../src/testing/runner.ts";
 import { shOk, withMount } from "../mount/helpers.ts";
+import { fuseTest } from "../_fuse.ts";
 
 async function withRoot(body: (root: string) => Promise<void>): Promise<void> {
   const root = await Deno.makeTempDir({ prefix: "anyfs_host_mount_" });
@@ -64,32 +65,38 @@ async function checkWorkload(mnt: string, root: string): Promise<void> {
 }
 
 for (const containment of ["anchored", "checked"] as const) {
-  Deno.test(`a mounted VRootFsBackend (${containment}) works with shell tools and writes into its root`, async () => {
-    await withRoot(async (root) => {
-      await using backend = await VRootFsBackend.open(root, { containment });
-      await withMount(backend, { cache: "auto" }, async (mnt) => {
-        await shOk(WORKLOAD, mnt);
-        await checkWorkload(mnt, root);
+  fuseTest(
+    `a mounted VRootFsBackend (${containment}) works with shell tools and writes into its root`,
+    async () => {
+      await withRoot(async (root) => {
+        await using backend = await VRootFsBackend.open(root, { containment });
+        await withMount(backend, { cache: "auto" }, async (mnt) => {
+          await shOk(WORKLOAD, mnt);
+          await checkWorkload(mnt, root);
+        });
       });
-    });
-  });
+    },
+  );
 }
 
-Deno.test("a mounted VRootFsBackend with virtual ownership shows chown and chmod without changing the host", async () => {
-  await withRoot(async (root) => {
-    await using backend = await VRootFsBackend.open(root, { virtualOwnership: true });
-    await withMount(backend, { cache: "auto" }, async (mnt) => {
-      await shOk("echo x > f && chown 4242:4343 f && chmod 640 f", mnt);
-      assert.equal((await shOk("stat -c '%u %g %a' f", mnt)).trim(), "4242 4343 640");
-      assert.equal((await shOk("ls -A", mnt)).trim(), "f", "the store directory is hidden");
+fuseTest(
+  "a mounted VRootFsBackend with virtual ownership shows chown and chmod without changing the host",
+  async () => {
+    await withRoot(async (root) => {
+      await using backend = await VRootFsBackend.open(root, { virtualOwnership: true });
+      await withMount(backend, { cache: "auto" }, async (mnt) => {
+        await shOk("echo x > f && chown 4242:4343 f && chmod 640 f", mnt);
+        assert.equal((await shOk("stat -c '%u %g %a' f", mnt)).trim(), "4242 4343 640");
+        assert.equal((await shOk("ls -A", mnt)).trim(), "f", "the store directory is hidden");
+      });
+      const host = await Deno.lstat(`${root}/f`);
+      assert.notEqual(host.uid, 4242);
+      assert.equal(host.mode! & 0o777, 0o644);
     });
-    const host = await Deno.lstat(`${root}/f`);
-    assert.notEqual(host.uid, 4242);
-    assert.equal(host.mode! & 0o777, 0o644);
-  });
-});
+  },
+);
 
-Deno.test("a mounted StdFsBackend works with shell tools", async () => {
+fuseTest("a mounted StdFsBackend works with shell tools", async () => {
   await withRoot(async (root) => {
     const backend = new StdFsBackend({ root });
     await withMount(backend, { cache: "auto" }, async (mnt) => {
@@ -142,18 +149,23 @@ async function withChildMount(
 // The kit drives the mount from this process with hundreds of calls in
 // flight, so the backend serves from a child (see host_mount_child.ts).
 for (const kind of ["vroot", "stdfs"] as const) {
-  Deno.test(`the conformance kit passes through a mounted ${kind === "vroot" ? "VRootFsBackend" : "StdFsBackend"}`, async () => {
-    await withRoot(async (root) => {
-      await withChildMount(kind, root, async (mnt) => {
-        const report = await runConformance(
-          hostDirSubject({ parent: mnt, capabilities: [...DENO_FS_CAPABILITIES, "ownership"] }),
-        );
-        const failures = report.failed.map((f) =>
-          `${caseId(f.case)}: ${(f.error as Error).message}`
-        );
-        assert.deepEqual(failures, [], failures.join("\n"));
-        assert.ok(report.passed.length >= 150, `only ${report.passed.length} cases ran`);
+  fuseTest(
+    `the conformance kit passes through a mounted ${
+      kind === "vroot" ? "VRootFsBackend" : "StdFsBackend"
+    }`,
+    async () => {
+      await withRoot(async (root) => {
+        await withChildMount(kind, root, async (mnt) => {
+          const report = await runConformance(
+            hostDirSubject({ parent: mnt, capabilities: [...DENO_FS_CAPABILITIES, "ownership"] }),
+          );
+          const failures = report.failed.map((f) =>
+            `${caseId(f.case)}: ${(f.error as Error).message}`
+          );
+          assert.deepEqual(failures, [], failures.join("\n"));
+          assert.ok(report.passed.length >= 150, `only ${report.passed.length} cases ran`);
+        });
       });
-    });
-  });
+    },
+  );
 }

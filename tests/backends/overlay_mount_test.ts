@@ -13,6 +13,7 @@ import type { Backend } from "../../src/core/backend.ts";
 import { DENO_FS_CAPABILITIES, hostDirSubject } from "../../src/testing/host_subject.ts";
 import { caseId, runConformance } from "../../src/testing/runner.ts";
 import { shOk, withMount } from "../mount/helpers.ts";
+import { fuseTest } from "../_fuse.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -55,7 +56,7 @@ async function dump(backend: Backend): Promise<Record<string, unknown>> {
   return out;
 }
 
-Deno.test("a mounted Overlay works with shell tools and never touches its lower layer", async () => {
+fuseTest("a mounted Overlay works with shell tools and never touches its lower layer", async () => {
   const lower = await lowerLayer();
   const before = await dump(lower);
   const upper = new MemoryBackend();
@@ -102,16 +103,19 @@ Deno.test("a mounted Overlay works with shell tools and never touches its lower 
   assert.equal((await upper.lstat("/docs/b.txt")).type, "chardev");
 });
 
-Deno.test("the conformance kit passes through a mounted Overlay over a prefilled lower layer", async () => {
-  const lower = await lowerLayer();
-  const before = await dump(lower);
-  await withMount(new Overlay(lower, new MemoryBackend()), { cache: "auto" }, async (mnt) => {
-    const report = await runConformance(
-      hostDirSubject({ parent: mnt, capabilities: [...DENO_FS_CAPABILITIES, "ownership"] }),
-    );
-    const failures = report.failed.map((f) => `${caseId(f.case)}: ${(f.error as Error).message}`);
-    assert.deepEqual(failures, [], failures.join("\n"));
-    assert.ok(report.passed.length >= 150, `only ${report.passed.length} cases ran`);
-  });
-  assert.deepEqual(await dump(lower), before);
-});
+fuseTest(
+  "the conformance kit passes through a mounted Overlay over a prefilled lower layer",
+  async () => {
+    const lower = await lowerLayer();
+    const before = await dump(lower);
+    await withMount(new Overlay(lower, new MemoryBackend()), { cache: "auto" }, async (mnt) => {
+      const report = await runConformance(
+        hostDirSubject({ parent: mnt, capabilities: [...DENO_FS_CAPABILITIES, "ownership"] }),
+      );
+      const failures = report.failed.map((f) => `${caseId(f.case)}: ${(f.error as Error).message}`);
+      assert.deepEqual(failures, [], failures.join("\n"));
+      assert.ok(report.passed.length >= 150, `only ${report.passed.length} cases ran`);
+    });
+    assert.deepEqual(await dump(lower), before);
+  },
+);

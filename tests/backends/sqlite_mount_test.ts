@@ -6,6 +6,7 @@ import { SqliteBackend } from "../../src/backends/sqlite.ts";
 import { DENO_FS_CAPABILITIES, hostDirSubject } from "../../src/testing/host_subject.ts";
 import { caseId, runConformance } from "../../src/testing/runner.ts";
 import { shOk, withMount } from "../mount/helpers.ts";
+import { fuseTest } from "../_fuse.ts";
 
 /**
  * Run `script` in `dir` with `cd` inside the shell: spawning with `cwd` on
@@ -25,7 +26,7 @@ async function withDatabase(body: (file: string) => Promise<void>): Promise<void
   }
 }
 
-Deno.test("a mounted SqliteBackend works with shell tools and keeps what they wrote", async () => {
+fuseTest("a mounted SqliteBackend works with shell tools and keeps what they wrote", async () => {
   await withDatabase(async (file) => {
     let bigSum = "";
     const backend = SqliteBackend.open(file);
@@ -87,7 +88,7 @@ Deno.test("a mounted SqliteBackend works with shell tools and keeps what they wr
   });
 });
 
-Deno.test("the conformance kit passes through a mounted SqliteBackend", async () => {
+fuseTest("the conformance kit passes through a mounted SqliteBackend", async () => {
   await withDatabase(async (file) => {
     const backend = SqliteBackend.open(file);
     try {

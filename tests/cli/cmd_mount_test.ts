@@ -14,6 +14,7 @@ import {
   startMount,
   tempDir,
 } from "./helpers.ts";
+import { fuseTest } from "../_fuse.ts";
 
 /** Stop a background mount with `signal`; it must unmount and exit 0. */
 async function stop(m: BackgroundMount, mountPoint: string, signal: Deno.Signal = "SIGINT") {
@@ -39,28 +40,31 @@ async function cleanup(m: BackgroundMount | undefined, mountPoint: string) {
 const SHELL_WORK = "mkdir -p docs && echo hello > docs/a.txt && ln -s docs/a.txt link && " +
   "cat link && ls";
 
-Deno.test("mount mem: (the default): one line, shell tools work, Ctrl+C unmounts and exits 0", async () => {
-  await using dir = await tempDir();
-  const mp = `${dir.path}/mnt`;
-  await Deno.mkdir(mp);
-  let m: BackgroundMount | undefined;
-  try {
-    m = await startMount([mp]);
-    assert.equal(
-      m.line,
-      `anyfs: mounted mem: at ${mp}; stop with Ctrl+C or 'anyfs unmount ${mp}'`,
-    );
-    assert.ok(await isMounted(mp));
-    assert.equal(await shOk(`cd '${mp}' && ${SHELL_WORK}`), "hello\ndocs\nlink\n");
-    await stop(m, mp);
-    assert.equal(m.stdout(), m.line + "\n", "exactly one line on stdout");
-    assert.deepEqual(await Array.fromAsync(Deno.readDir(mp)), [], "memory is gone");
-  } finally {
-    await cleanup(m, mp);
-  }
-});
+fuseTest(
+  "mount mem: (the default): one line, shell tools work, Ctrl+C unmounts and exits 0",
+  async () => {
+    await using dir = await tempDir();
+    const mp = `${dir.path}/mnt`;
+    await Deno.mkdir(mp);
+    let m: BackgroundMount | undefined;
+    try {
+      m = await startMount([mp]);
+      assert.equal(
+        m.line,
+        `anyfs: mounted mem: at ${mp}; stop with Ctrl+C or 'anyfs unmount ${mp}'`,
+      );
+      assert.ok(await isMounted(mp));
+      assert.equal(await shOk(`cd '${mp}' && ${SHELL_WORK}`), "hello\ndocs\nlink\n");
+      await stop(m, mp);
+      assert.equal(m.stdout(), m.line + "\n", "exactly one line on stdout");
+      assert.deepEqual(await Array.fromAsync(Deno.readDir(mp)), [], "memory is gone");
+    } finally {
+      await cleanup(m, mp);
+    }
+  },
+);
 
-Deno.test("mount ./drive.db (backend first): the data outlives the mount", async () => {
+fuseTest("mount ./drive.db (backend first): the data outlives the mount", async () => {
   await using dir = await tempDir();
   const mp = `${dir.path}/mnt`;
   await Deno.mkdir(mp);
@@ -79,7 +83,7 @@ Deno.test("mount ./drive.db (backend first): the data outlives the mount", async
   }
 });
 
-Deno.test("mount dir: serves the host directory; SIGTERM unmounts and exits 0", async () => {
+fuseTest("mount dir: serves the host directory; SIGTERM unmounts and exits 0", async () => {
   await using dir = await tempDir();
   const mp = `${dir.path}/mnt`;
   const data = `${dir.path}/data`;
@@ -104,7 +108,7 @@ Deno.test("mount dir: serves the host directory; SIGTERM unmounts and exits 0", 
   }
 });
 
-Deno.test("mount overlay:dir:TEMPLATE,mem: changes never reach the template", async () => {
+fuseTest("mount overlay:dir:TEMPLATE,mem: changes never reach the template", async () => {
   await using dir = await tempDir();
   const mp = `${dir.path}/mnt`;
   const template = `${dir.path}/template`;
@@ -131,146 +135,157 @@ Deno.test("mount overlay:dir:TEMPLATE,mem: changes never reach the template", as
   }
 });
 
-Deno.test("status lists the mount with backend, middleware and pid; --stats counts; anyfs unmount ends it", async () => {
-  await using dir = await tempDir();
-  const mp = `${dir.path}/mnt`;
-  await Deno.mkdir(mp);
-  const env = { ANYFS_STATE_DIR: `${dir.path}/state` };
-  let m: BackgroundMount | undefined;
-  try {
-    m = await startMount([mp, "mem:", "--stats", "--quota-size", "1M", "--deny", "*.secret"], {
-      env,
-    });
-    assert.match(m.line, /^anyfs: mounted mem: \(quota 1\.0 MiB, filter -\*\.secret\) at /);
-    const full = await sh(`cd '${mp}' && head -c 2000000 /dev/zero > big`);
-    assert.notEqual(full.code, 0);
-    assert.match(full.stderr, /No space left on device/);
-    const denied = await sh(`cd '${mp}' && echo x > key.secret`);
-    assert.match(denied.stderr, /Permission denied/);
+fuseTest(
+  "status lists the mount with backend, middleware and pid; --stats counts; anyfs unmount ends it",
+  async () => {
+    await using dir = await tempDir();
+    const mp = `${dir.path}/mnt`;
+    await Deno.mkdir(mp);
+    const env = { ANYFS_STATE_DIR: `${dir.path}/state` };
+    let m: BackgroundMount | undefined;
+    try {
+      m = await startMount([mp, "mem:", "--stats", "--quota-size", "1M", "--deny", "*.secret"], {
+        env,
+      });
+      assert.match(m.line, /^anyfs: mounted mem: \(quota 1\.0 MiB, filter -\*\.secret\) at /);
+      const full = await sh(`cd '${mp}' && head -c 2000000 /dev/zero > big`);
+      assert.notEqual(full.code, 0);
+      assert.match(full.stderr, /No space left on device/);
+      const denied = await sh(`cd '${mp}' && echo x > key.secret`);
+      assert.match(denied.stderr, /Permission denied/);
 
-    const table = await anyfsOk(["status"], { env });
-    const row = table.split("\n").find((l) => l.startsWith(mp + " "));
-    assert.ok(row, table);
-    assert.match(
-      row,
-      new RegExp(`mem: \\(quota 1\\.0 MiB, filter -\\*\\.secret\\)\\s+${m.child.pid}\\s+serving$`),
-    );
-    const json = (await anyfsOk(["status", "--json"], { env })).trim().split("\n").map((l) =>
-      JSON.parse(l)
-    ).find((r) => r.mountPoint === mp);
-    assert.deepEqual(json, {
-      mountPoint: mp,
-      backend: "mem:",
-      layers: ["quota 1.0 MiB", "filter -*.secret"],
-      pid: m.child.pid,
-      state: "serving",
-    });
+      const table = await anyfsOk(["status"], { env });
+      const row = table.split("\n").find((l) => l.startsWith(mp + " "));
+      assert.ok(row, table);
+      assert.match(
+        row,
+        new RegExp(
+          `mem: \\(quota 1\\.0 MiB, filter -\\*\\.secret\\)\\s+${m.child.pid}\\s+serving$`,
+        ),
+      );
+      const json = (await anyfsOk(["status", "--json"], { env })).trim().split("\n").map((l) =>
+        JSON.parse(l)
+      ).find((r) => r.mountPoint === mp);
+      assert.deepEqual(json, {
+        mountPoint: mp,
+        backend: "mem:",
+        layers: ["quota 1.0 MiB", "filter -*.secret"],
+        pid: m.child.pid,
+        state: "serving",
+      });
 
-    // Counters arrive on stderr once a second.
-    const deadline = Date.now() + 10_000;
-    while (!/^ops\/s \d+ .*errors \d+/m.test(m.stderr()) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
+      // Counters arrive on stderr once a second.
+      const deadline = Date.now() + 10_000;
+      while (!/^ops\/s \d+ .*errors \d+/m.test(m.stderr()) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.match(m.stderr(), /^ops\/s \d+ +read .+\/s +written .+\/s +errors \d+/m);
+
+      await anyfsOk(["unmount", mp]);
+      const status = await m.status;
+      assert.equal(status.code, 0, m.stderr());
+      assert.equal(await isMounted(mp), false);
+      assert.ok(!(await anyfsOk(["status"], { env })).includes(mp));
+      assert.deepEqual(
+        await Array.fromAsync(Deno.readDir(`${dir.path}/state`)),
+        [],
+        "record removed",
+      );
+    } finally {
+      await cleanup(m, mp);
     }
-    assert.match(m.stderr(), /^ops\/s \d+ +read .+\/s +written .+\/s +errors \d+/m);
+  },
+);
 
-    await anyfsOk(["unmount", mp]);
-    const status = await m.status;
-    assert.equal(status.code, 0, m.stderr());
-    assert.equal(await isMounted(mp), false);
-    assert.ok(!(await anyfsOk(["status"], { env })).includes(mp));
-    assert.deepEqual(
-      await Array.fromAsync(Deno.readDir(`${dir.path}/state`)),
-      [],
-      "record removed",
-    );
-  } finally {
-    await cleanup(m, mp);
-  }
-});
+fuseTest(
+  "mount options reach the kernel: --uid/--gid, --fs-name, --allow-other, --cache, timeouts, writeback; --rate and --trace-file apply",
+  async () => {
+    await using dir = await tempDir();
+    const mp = `${dir.path}/mnt`;
+    const trace = `${dir.path}/audit.jsonl`;
+    await Deno.mkdir(mp);
+    let m: BackgroundMount | undefined;
+    try {
+      m = await startMount([
+        mp,
+        "--uid",
+        "1234",
+        "--gid",
+        "5678",
+        "--fs-name",
+        "my-drive",
+        "--allow-other",
+        "--cache",
+        "never",
+        "--entry-timeout",
+        "0.5",
+        "--attr-timeout",
+        "0",
+        "--writeback-cache",
+        "--rate",
+        "100000/s",
+        "--trace-file",
+        trace,
+      ]);
+      assert.match(m.line, /\(rate 100000\/s, trace to .*audit\.jsonl\)/);
+      assert.equal(await shOk(`cd '${mp}' && echo hi > f && stat -c %u:%g f`), "1234:5678\n");
+      const line = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
+        .find((l) => l.split(" ")[4] === mp) ?? "";
+      assert.match(line, / - fuse\.anyfs my-drive /);
+      assert.match(line, /allow_other/);
+      await stop(m, mp);
+      const ops = (await Deno.readTextFile(trace)).trim().split("\n").map((l) => JSON.parse(l).op);
+      assert.ok(ops.includes("open") || ops.includes("writeFile"), ops.join(","));
+    } finally {
+      await cleanup(m, mp);
+    }
+  },
+);
 
-Deno.test("mount options reach the kernel: --uid/--gid, --fs-name, --allow-other, --cache, timeouts, writeback; --rate and --trace-file apply", async () => {
-  await using dir = await tempDir();
-  const mp = `${dir.path}/mnt`;
-  const trace = `${dir.path}/audit.jsonl`;
-  await Deno.mkdir(mp);
-  let m: BackgroundMount | undefined;
-  try {
-    m = await startMount([
-      mp,
-      "--uid",
-      "1234",
-      "--gid",
-      "5678",
-      "--fs-name",
-      "my-drive",
-      "--allow-other",
-      "--cache",
-      "never",
-      "--entry-timeout",
-      "0.5",
-      "--attr-timeout",
-      "0",
-      "--writeback-cache",
-      "--rate",
-      "100000/s",
-      "--trace-file",
-      trace,
-    ]);
-    assert.match(m.line, /\(rate 100000\/s, trace to .*audit\.jsonl\)/);
-    assert.equal(await shOk(`cd '${mp}' && echo hi > f && stat -c %u:%g f`), "1234:5678\n");
-    const line = (await Deno.readTextFile("/proc/self/mountinfo")).split("\n")
-      .find((l) => l.split(" ")[4] === mp) ?? "";
-    assert.match(line, / - fuse\.anyfs my-drive /);
-    assert.match(line, /allow_other/);
-    await stop(m, mp);
-    const ops = (await Deno.readTextFile(trace)).trim().split("\n").map((l) => JSON.parse(l).op);
-    assert.ok(ops.includes("open") || ops.includes("writeFile"), ops.join(","));
-  } finally {
-    await cleanup(m, mp);
-  }
-});
+fuseTest(
+  "a busy mount point: mounting again and unmounting while in use say what to do",
+  async () => {
+    await using dir = await tempDir();
+    const mp = `${dir.path}/mnt`;
+    await Deno.mkdir(mp);
+    let m: BackgroundMount | undefined;
+    let shell: Deno.ChildProcess | undefined;
+    try {
+      m = await startMount([mp, "--read-only"]);
+      assert.match(m.line, /mounted mem: \(read-only\) at/);
+      const ro = await sh(`cd '${mp}' && touch x`);
+      assert.match(ro.stderr, /Read-only file system/);
 
-Deno.test("a busy mount point: mounting again and unmounting while in use say what to do", async () => {
-  await using dir = await tempDir();
-  const mp = `${dir.path}/mnt`;
-  await Deno.mkdir(mp);
-  let m: BackgroundMount | undefined;
-  let shell: Deno.ChildProcess | undefined;
-  try {
-    m = await startMount([mp, "--read-only"]);
-    assert.match(m.line, /mounted mem: \(read-only\) at/);
-    const ro = await sh(`cd '${mp}' && touch x`);
-    assert.match(ro.stderr, /Read-only file system/);
+      const again = await anyfs(["mount", mp]);
+      assert.equal(again.code, 1);
+      assert.match(again.stderr, /already a mount point/);
+      assertNoStackTrace(again.stderr);
 
-    const again = await anyfs(["mount", mp]);
-    assert.equal(again.code, 1);
-    assert.match(again.stderr, /already a mount point/);
-    assertNoStackTrace(again.stderr);
+      shell = new Deno.Command("sh", { args: ["-c", `cd '${mp}' && exec sleep 60`], stdin: "null" })
+        .spawn();
+      await new Promise((r) => setTimeout(r, 200));
+      const busy = await anyfs(["unmount", mp]);
+      assert.equal(busy.code, 1);
+      assert.match(busy.stderr, /is in use .*anyfs unmount --lazy /);
+      assert.ok(await isMounted(mp));
 
-    shell = new Deno.Command("sh", { args: ["-c", `cd '${mp}' && exec sleep 60`], stdin: "null" })
-      .spawn();
-    await new Promise((r) => setTimeout(r, 200));
-    const busy = await anyfs(["unmount", mp]);
-    assert.equal(busy.code, 1);
-    assert.match(busy.stderr, /is in use .*anyfs unmount --lazy /);
-    assert.ok(await isMounted(mp));
-
-    await anyfsOk(["unmount", "--lazy", mp]);
-    assert.equal(await isMounted(mp), false, "detached at once");
-    shell.kill("SIGKILL");
-    await shell.status;
-    shell = undefined;
-    assert.equal((await m.status).code, 0, m.stderr());
-  } finally {
-    if (shell) {
+      await anyfsOk(["unmount", "--lazy", mp]);
+      assert.equal(await isMounted(mp), false, "detached at once");
       shell.kill("SIGKILL");
       await shell.status;
+      shell = undefined;
+      assert.equal((await m.status).code, 0, m.stderr());
+    } finally {
+      if (shell) {
+        shell.kill("SIGKILL");
+        await shell.status;
+      }
+      await cleanup(m, mp);
     }
-    await cleanup(m, mp);
-  }
-});
+  },
+);
 
-Deno.test("anyfs unmount cleans up a dead mount (Transport endpoint is not connected)", async () => {
+fuseTest("anyfs unmount cleans up a dead mount (Transport endpoint is not connected)", async () => {
   await using dir = await tempDir();
   const mp = `${dir.path}/mnt`;
   await Deno.mkdir(mp);
@@ -308,33 +323,36 @@ Deno.test("anyfs unmount cleans up a dead mount (Transport endpoint is not conne
   }
 });
 
-Deno.test("mount without --allow-ffi says which flag to add and creates nothing; with it, least privilege mounts", async () => {
-  await using dir = await tempDir();
-  const mp = `${dir.path}/mnt`;
-  await Deno.mkdir(mp);
-  const r = await anyfs(["mount", mp, `sqlite:${dir.path}/drive.db`], {
-    permissions: ["--allow-read", "--allow-write", "--allow-env", "--allow-run", "--allow-sys"],
-  });
-  assert.equal(r.code, 1);
-  assert.match(r.stderr, /^anyfs: mount: cannot mount: .*--allow-ffi/);
-  assertNoStackTrace(r.stderr);
-  assert.equal(await isMounted(mp), false);
-  assert.deepEqual(
-    (await Array.fromAsync(Deno.readDir(dir.path))).map((e) => e.name),
-    ["mnt"],
-    "no drive file was created",
-  );
-  // --allow-ffi plus access to the mount point and the drive is enough.
-  let m: BackgroundMount | undefined;
-  try {
-    m = await startMount([mp, `sqlite:${dir.path}/drive.db`], {
-      permissions: ["--allow-ffi", "--allow-read", "--allow-write", "--allow-env"],
+fuseTest(
+  "mount without --allow-ffi says which flag to add and creates nothing; with it, least privilege mounts",
+  async () => {
+    await using dir = await tempDir();
+    const mp = `${dir.path}/mnt`;
+    await Deno.mkdir(mp);
+    const r = await anyfs(["mount", mp, `sqlite:${dir.path}/drive.db`], {
+      permissions: ["--allow-read", "--allow-write", "--allow-env", "--allow-run", "--allow-sys"],
     });
-    assert.match(m.line, /mounted/);
-    await shOk(`cd '${mp}' && echo least > privilege.txt && cat privilege.txt`);
-    await stop(m, mp);
-    m = undefined;
-  } finally {
-    await cleanup(m, mp);
-  }
-});
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^anyfs: mount: cannot mount: .*--allow-ffi/);
+    assertNoStackTrace(r.stderr);
+    assert.equal(await isMounted(mp), false);
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(dir.path))).map((e) => e.name),
+      ["mnt"],
+      "no drive file was created",
+    );
+    // --allow-ffi plus access to the mount point and the drive is enough.
+    let m: BackgroundMount | undefined;
+    try {
+      m = await startMount([mp, `sqlite:${dir.path}/drive.db`], {
+        permissions: ["--allow-ffi", "--allow-read", "--allow-write", "--allow-env"],
+      });
+      assert.match(m.line, /mounted/);
+      await shOk(`cd '${mp}' && echo least > privilege.txt && cat privilege.txt`);
+      await stop(m, mp);
+      m = undefined;
+    } finally {
+      await cleanup(m, mp);
+    }
+  },
+);

@@ -34,6 +34,7 @@ import {
   writeStat,
   XATTR,
 } from "../../ffi/layout.ts";
+import { fuseTest } from "../_fuse.ts";
 
 const C_SOURCE = String.raw`
 #define FUSE_USE_VERSION 35
@@ -265,14 +266,14 @@ function check(prefix: string, table: Record<string, number>): void {
   }
 }
 
-Deno.test("fuse_lowlevel_ops: every slot offset matches the header", () => {
+fuseTest("fuse_lowlevel_ops: every slot offset matches the header", () => {
   check("ops", OPS_OFFSET);
   // Ops we do not lay out may follow (3.17+ adds some); ours must be a prefix.
   assert.ok(real["sizeof.ops"] >= SIZEOF.lowlevelOps);
   assert.equal(OPS_OFFSET.lseek + 8, SIZEOF.lowlevelOps);
 });
 
-Deno.test("struct stat, fuse_entry_param, statvfs: offsets and sizes match", () => {
+fuseTest("struct stat, fuse_entry_param, statvfs: offsets and sizes match", () => {
   check("stat", STAT);
   check("entry", ENTRY);
   check("statvfs", STATVFS);
@@ -289,7 +290,7 @@ Deno.test("struct stat, fuse_entry_param, statvfs: offsets and sizes match", () 
   assert.equal(real["sizeof.statvfs.blocks"], 8);
 });
 
-Deno.test("fuse_file_info: offsets, bit fields and allocation size", () => {
+fuseTest("fuse_file_info: offsets, bit fields and allocation size", () => {
   check("fi", FILE_INFO);
   const bitNames = {
     writepage: FI_BIT.writepage,
@@ -305,7 +306,7 @@ Deno.test("fuse_file_info: offsets, bit fields and allocation size", () => {
   assert.ok(real["sizeof.fi"] <= SIZEOF.fileInfoAlloc, "reply buffers must cover the struct");
 });
 
-Deno.test("fuse_conn_info, fuse_ctx, fuse_args, fuse_forget_data match", () => {
+fuseTest("fuse_conn_info, fuse_ctx, fuse_args, fuse_forget_data match", () => {
   check("conn", CONN);
   assert.ok(real["sizeof.conn"] >= SIZEOF.connInfoPrefix);
   check("ctx", CTX);
@@ -316,7 +317,7 @@ Deno.test("fuse_conn_info, fuse_ctx, fuse_args, fuse_forget_data match", () => {
   assert.equal(real["sizeof.forget"], SIZEOF.forgetData);
 });
 
-Deno.test("flag constants match the C headers", () => {
+fuseTest("flag constants match the C headers", () => {
   check("set", SET_ATTR);
   // libfuse passes the kernel's FATTR_KILL_SUIDGID on under its own name.
   assert.equal(SET_ATTR.killSuidgid, real["kernel.fattrKillSuidgid"]);
@@ -333,21 +334,21 @@ Deno.test("flag constants match the C headers", () => {
   check("umount", UMOUNT);
 });
 
-Deno.test("directory record sizes agree with libfuse's encoders", () => {
+fuseTest("directory record sizes agree with libfuse's encoders", () => {
   for (const n of [1, 8, 13]) {
     assert.equal(direntSize(n), real[`dirent.${n}`]);
     assert.equal(direntPlusSize(n), real[`direntplus.${n}`]);
   }
 });
 
-Deno.test("kernel protocol, iovec and fuse_custom_io layouts match (INIT-reply patch)", () => {
+fuseTest("kernel protocol, iovec and fuse_custom_io layouts match (INIT-reply patch)", () => {
   const { killprivV2Minor: _minor, ...layout } = KERNEL;
   check("kernel", layout);
   check("iovec", IOVEC);
   check("customIo", CUSTOM_IO);
 });
 
-Deno.test("writeStat and writeEntryParam encode 64-bit fields exactly, negative times too", () => {
+fuseTest("writeStat and writeEntryParam encode 64-bit fields exactly, negative times too", () => {
   const view = new DataView(new ArrayBuffer(SIZEOF.entryParam));
   new Uint8Array(view.buffer).fill(0xee); // every byte must be written
   const attr = {

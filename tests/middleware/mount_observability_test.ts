@@ -16,6 +16,7 @@ import type { Backend } from "../../src/core/backend.ts";
 import { type AuditRecord, JsonLinesSink } from "../../src/middleware/audit_sink.ts";
 import { BackendStack } from "../../src/middleware/stack.ts";
 import { mount } from "../../src/mount/handle.ts";
+import { fuseTest } from "../_fuse.ts";
 
 interface Run {
   code: number;
@@ -50,7 +51,7 @@ async function sh(script: string, ...args: string[]): Promise<Run> {
   return { code: out.code, stdout: decode(out.stdout), stderr: decode(out.stderr) };
 }
 
-Deno.test("tracing through a mount: cp leaves JSON lines and spans for its operations", async () => {
+fuseTest("tracing through a mount: cp leaves JSON lines and spans for its operations", async () => {
   const source = await Deno.makeTempDir({ prefix: "anyfs-obs-src-" });
   const logDir = await Deno.makeTempDir({ prefix: "anyfs-obs-log-" });
   try {
@@ -107,7 +108,7 @@ Deno.test("tracing through a mount: cp leaves JSON lines and spans for its opera
   }
 });
 
-Deno.test("cache through a mount: cat sees every change made through the mount", async () => {
+fuseTest("cache through a mount: cat sees every change made through the mount", async () => {
   const memory = new MemoryBackend();
   const cached = BackendStack.from(memory).cached({ blockSize: 4096 }).build();
   await withMount(cached, async (dir) => {

@@ -9,9 +9,10 @@ import { DENO_FS_CAPABILITIES, hostDirSubject } from "../../src/testing/host_sub
 import { caseId, runConformance } from "../../src/testing/runner.ts";
 import type { CachePolicy } from "../../src/mount/options.ts";
 import { withMount } from "./helpers.ts";
+import { fuseTest } from "../_fuse.ts";
 
 for (const cache of ["never", "auto", "always"] as CachePolicy[]) {
-  Deno.test(`conformance kit through a mounted MemoryBackend (cache: ${cache})`, async () => {
+  fuseTest(`conformance kit through a mounted MemoryBackend (cache: ${cache})`, async () => {
     await withMount(new MemoryBackend(), { cache }, async (mountPoint) => {
       const report = await runConformance(
         hostDirSubject({

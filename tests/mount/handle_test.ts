@@ -5,34 +5,38 @@ import { MemoryBackend } from "../../src/backends/memory.ts";
 import { isAvailable, mount, MountError, MountHandle } from "../../mount.ts";
 import { coreOnly } from "../fixtures/core_only.ts";
 import { sh, shOk, withMount } from "./helpers.ts";
+import { fuseTest } from "../_fuse.ts";
 
-Deno.test("isAvailable reports this machine can mount, naming the library", () => {
+fuseTest("isAvailable reports this machine can mount, naming the library", () => {
   const a = isAvailable();
   assert.ok(a.available, JSON.stringify(a));
   assert.match(a.library, /^libfuse3\.so\.\d+ 3\.\d+/);
 });
 
-Deno.test("without --allow-ffi: isAvailable says why, mount() names the flag, nothing prompts", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--no-prompt",
-      "--allow-read",
-      new URL("./fixtures/no_ffi.ts", import.meta.url).pathname,
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stderr = new TextDecoder().decode(out.stderr);
-  assert.equal(out.code, 0, stderr);
-  const r = JSON.parse(new TextDecoder().decode(out.stdout));
-  assert.equal(r.available, false);
-  assert.match(r.fix, /--allow-ffi/);
-  assert.equal(r.error.kind, "PermissionDenied");
-  assert.match(r.error.message, /--allow-ffi/);
-});
+fuseTest(
+  "without --allow-ffi: isAvailable says why, mount() names the flag, nothing prompts",
+  async () => {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        "--allow-read",
+        new URL("./fixtures/no_ffi.ts", import.meta.url).pathname,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    const r = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.equal(r.available, false);
+    assert.match(r.fix, /--allow-ffi/);
+    assert.equal(r.error.kind, "PermissionDenied");
+    assert.match(r.error.message, /--allow-ffi/);
+  },
+);
 
-Deno.test("mount errors: missing, nonexistent, non-directory and busy mount points", async () => {
+fuseTest("mount errors: missing, nonexistent, non-directory and busy mount points", async () => {
   await assert.rejects(MountHandle.builder(new MemoryBackend()).mount(), {
     name: "MountError",
     kind: "MissingMountPoint",
@@ -57,7 +61,7 @@ Deno.test("mount errors: missing, nonexistent, non-directory and busy mount poin
   });
 });
 
-Deno.test("builder options reach the mount: fsName, subtype, read-only", async () => {
+fuseTest("builder options reach the mount: fsName, subtype, read-only", async () => {
   const backend = new MemoryBackend();
   await backend.writeFile("/keep.txt", new TextEncoder().encode("kept\n"));
   const mp = await Deno.makeTempDir({ prefix: "anyfs-mnt-test-" });
@@ -86,7 +90,7 @@ Deno.test("builder options reach the mount: fsName, subtype, read-only", async (
   assert.deepEqual(await m.finished, { reason: "unmounted" });
 });
 
-Deno.test("finished settles when someone else unmounts (fusermount3 -u)", async () => {
+fuseTest("finished settles when someone else unmounts (fusermount3 -u)", async () => {
   const mp = await Deno.makeTempDir({ prefix: "anyfs-mnt-test-" });
   try {
     const m = await mount(new MemoryBackend(), mp, { handleSignals: false });
@@ -99,23 +103,26 @@ Deno.test("finished settles when someone else unmounts (fusermount3 -u)", async 
   }
 });
 
-Deno.test("unmount of a busy mount fails with MountPointBusy and keeps serving; force cuts it", async () => {
-  await withMount(new MemoryBackend(), {}, async (mp, m) => {
-    await Deno.writeTextFile(`${mp}/a`, "1");
-    const f = await Deno.open(`${mp}/a`);
-    try {
-      await assert.rejects(m.unmount(), { kind: "MountPointBusy" });
-      assert.equal(m.mounted, true);
-      assert.equal(await Deno.readTextFile(`${mp}/a`), "1");
-    } finally {
-      f.close(); // synchronous close(2) of an own-mount file must not hang
-    }
-    await m.unmount();
-    assert.equal(m.mounted, false);
-  });
-});
+fuseTest(
+  "unmount of a busy mount fails with MountPointBusy and keeps serving; force cuts it",
+  async () => {
+    await withMount(new MemoryBackend(), {}, async (mp, m) => {
+      await Deno.writeTextFile(`${mp}/a`, "1");
+      const f = await Deno.open(`${mp}/a`);
+      try {
+        await assert.rejects(m.unmount(), { kind: "MountPointBusy" });
+        assert.equal(m.mounted, true);
+        assert.equal(await Deno.readTextFile(`${mp}/a`), "1");
+      } finally {
+        f.close(); // synchronous close(2) of an own-mount file must not hang
+      }
+      await m.unmount();
+      assert.equal(m.mounted, false);
+    });
+  },
+);
 
-Deno.test("await using unmounts at the end of the block; counters count", async () => {
+fuseTest("await using unmounts at the end of the block; counters count", async () => {
   const mp = await Deno.makeTempDir({ prefix: "anyfs-mnt-test-" });
   let handle: MountHandle;
   try {
@@ -135,7 +142,7 @@ Deno.test("await using unmounts at the end of the block; counters count", async 
   assert.equal(handle!.mounted, false);
 });
 
-Deno.test("capabilities decide answers: a core-only backend refuses links with EPERM", async () => {
+fuseTest("capabilities decide answers: a core-only backend refuses links with EPERM", async () => {
   const backend = new MemoryBackend();
   await withMount(coreOnly(backend), {}, async (mp) => {
     await shOk(`echo data > f && echo more >> f && cat f > g`, mp);
@@ -149,7 +156,7 @@ Deno.test("capabilities decide answers: a core-only backend refuses links with E
   });
 });
 
-Deno.test("the sync guard turns a synchronous call inside the own mount into EDEADLK", async () => {
+fuseTest("the sync guard turns a synchronous call inside the own mount into EDEADLK", async () => {
   await withMount(new MemoryBackend(), {}, (mp) => {
     assert.throws(() => Deno.statSync(`${mp}/x`), { code: "EDEADLK" });
     assert.throws(() => Deno.readTextFileSync(`${mp}/x`), { code: "EDEADLK" });
@@ -162,63 +169,75 @@ Deno.test("the sync guard turns a synchronous call inside the own mount into EDE
   assert.throws(() => Deno.statSync("/nonexistent/anyfs"), Deno.errors.NotFound);
 });
 
-Deno.test("the guard refuses Deno.Command with a cwd inside the own mount (vfork would hang)", async () => {
-  await withMount(new MemoryBackend(), {}, (mp) => {
-    assert.throws(() => new Deno.Command("true", { cwd: mp }), { code: "EDEADLK" });
-    assert.throws(() => new Deno.Command("true", { cwd: `${mp}/sub` }), /cd '/);
-    // Elsewhere commands run as usual.
-    assert.ok(new Deno.Command("true", { cwd: "/" }).outputSync().success);
-    return Promise.resolve();
-  });
-  assert.equal(Deno.Command.name, "Command", "the original class is back after unmount");
-});
-
-Deno.test("without --allow-all, async calls on the own mount fail with EDEADLK instead of hanging", async () => {
-  const mp = await Deno.makeTempDir({ prefix: "anyfs-noall-" });
-  try {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--no-prompt",
-        "--allow-ffi",
-        "--allow-read",
-        `--allow-write=${mp}`,
-        new URL("./fixtures/self_use_without_all.ts", import.meta.url).href,
-        mp,
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(out.stderr);
-    assert.equal(out.code, 0, stderr);
-    assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), {
-      outcome: "EDEADLK",
-      listing: "EDEADLK",
-      mounted: true,
+fuseTest(
+  "the guard refuses Deno.Command with a cwd inside the own mount (vfork would hang)",
+  async () => {
+    await withMount(new MemoryBackend(), {}, (mp) => {
+      assert.throws(() => new Deno.Command("true", { cwd: mp }), { code: "EDEADLK" });
+      assert.throws(() => new Deno.Command("true", { cwd: `${mp}/sub` }), /cd '/);
+      // Elsewhere commands run as usual.
+      assert.ok(new Deno.Command("true", { cwd: "/" }).outputSync().success);
+      return Promise.resolve();
     });
-    assert.ok(!(await Deno.readTextFile("/proc/self/mountinfo")).includes(mp), "unmounted on exit");
-  } finally {
-    await Deno.remove(mp);
-  }
-});
+    assert.equal(Deno.Command.name, "Command", "the original class is back after unmount");
+  },
+);
 
-Deno.test("rename flags: RENAME_NOREPLACE honoured, RENAME_EXCHANGE refused with EINVAL", async () => {
-  await withMount(new MemoryBackend(), {}, async (mp) => {
-    await shOk(`echo a > a && echo b > b`, mp);
-    const noreplace = await sh(
-      `mv --no-clobber --update=none-fail a b 2>&1 || mv -n a b; cat b`,
-      mp,
-    );
-    assert.match(noreplace.stdout, /b\n$/);
-    const exchange = await sh(`mv --exchange a b`, mp);
-    if (!/unrecognized option/.test(exchange.stderr)) {
-      assert.notEqual(exchange.code, 0);
-      assert.match(exchange.stderr, /Invalid argument/);
+fuseTest(
+  "without --allow-all, async calls on the own mount fail with EDEADLK instead of hanging",
+  async () => {
+    const mp = await Deno.makeTempDir({ prefix: "anyfs-noall-" });
+    try {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--no-prompt",
+          "--allow-ffi",
+          "--allow-read",
+          `--allow-write=${mp}`,
+          new URL("./fixtures/self_use_without_all.ts", import.meta.url).href,
+          mp,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, stderr);
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), {
+        outcome: "EDEADLK",
+        listing: "EDEADLK",
+        mounted: true,
+      });
+      assert.ok(
+        !(await Deno.readTextFile("/proc/self/mountinfo")).includes(mp),
+        "unmounted on exit",
+      );
+    } finally {
+      await Deno.remove(mp);
     }
-  });
-});
+  },
+);
 
-Deno.test("invalidate() makes a direct backend change visible under cache: always", async () => {
+fuseTest(
+  "rename flags: RENAME_NOREPLACE honoured, RENAME_EXCHANGE refused with EINVAL",
+  async () => {
+    await withMount(new MemoryBackend(), {}, async (mp) => {
+      await shOk(`echo a > a && echo b > b`, mp);
+      const noreplace = await sh(
+        `mv --no-clobber --update=none-fail a b 2>&1 || mv -n a b; cat b`,
+        mp,
+      );
+      assert.match(noreplace.stdout, /b\n$/);
+      const exchange = await sh(`mv --exchange a b`, mp);
+      if (!/unrecognized option/.test(exchange.stderr)) {
+        assert.notEqual(exchange.code, 0);
+        assert.match(exchange.stderr, /Invalid argument/);
+      }
+    });
+  },
+);
+
+fuseTest("invalidate() makes a direct backend change visible under cache: always", async () => {
   const backend = new MemoryBackend();
   await backend.writeFile("/f", new TextEncoder().encode("old"));
   await withMount(backend, { cache: "always" }, async (mp, m) => {

@@ -5,11 +5,12 @@ import assert from "node:assert/strict";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import type { CachePolicy, MountOptions } from "../../src/mount/options.ts";
 import { sh, shOk, withMount } from "./helpers.ts";
+import { fuseTest } from "../_fuse.ts";
 
 const text = (b: Uint8Array) => new TextDecoder().decode(b);
 
 for (const cache of ["never", "auto", "always"] as CachePolicy[]) {
-  Deno.test(`shell tools on a mount (cache: ${cache})`, async () => {
+  fuseTest(`shell tools on a mount (cache: ${cache})`, async () => {
     const backend = new MemoryBackend();
     await withMount(backend, { cache }, async (mp) => {
       // sh redirections, append, mkdir -p
@@ -129,7 +130,7 @@ const SUID_CASES: [string, MountOptions][] = [
   ["writeback cache", { cache: "always", writebackCache: true }],
 ];
 for (const [what, options] of SUID_CASES) {
-  Deno.test(`set-user-ID/set-group-ID are dropped as on tmpfs (${what})`, async () => {
+  fuseTest(`set-user-ID/set-group-ID are dropped as on tmpfs (${what})`, async () => {
     const shm = await Deno.makeTempDir({ dir: "/dev/shm", prefix: "anyfs-suid-" });
     let expected: string;
     try {
@@ -147,25 +148,28 @@ for (const [what, options] of SUID_CASES) {
   });
 }
 
-Deno.test("cache: never: changes made directly in the backend are seen at once by path", async () => {
-  const backend = new MemoryBackend();
-  const enc = (s: string) => new TextEncoder().encode(s);
-  await backend.mkdir("/d");
-  await backend.writeFile("/d/f", enc("one"));
-  await withMount(backend, { cache: "never" }, async (mp) => {
-    assert.equal(await shOk(`cat d/f; echo; stat -c '%s %a' d/f`, mp), "one\n3 644\n");
-    await backend.writeFile("/d/f", enc("three"));
-    await backend.chmod("/d/f", 0o600);
-    assert.equal(await shOk(`cat d/f; echo; stat -c '%s %a' d/f`, mp), "three\n5 600\n");
-    await backend.rename("/d", "/e");
-    assert.equal(await shOk(`cat e/f; echo; ls`, mp), "three\ne\n");
-    assert.notEqual((await sh(`cat d/f`, mp)).code, 0);
-    await backend.unlink("/e/f");
-    assert.notEqual((await sh(`cat e/f`, mp)).code, 0);
-  });
-});
+fuseTest(
+  "cache: never: changes made directly in the backend are seen at once by path",
+  async () => {
+    const backend = new MemoryBackend();
+    const enc = (s: string) => new TextEncoder().encode(s);
+    await backend.mkdir("/d");
+    await backend.writeFile("/d/f", enc("one"));
+    await withMount(backend, { cache: "never" }, async (mp) => {
+      assert.equal(await shOk(`cat d/f; echo; stat -c '%s %a' d/f`, mp), "one\n3 644\n");
+      await backend.writeFile("/d/f", enc("three"));
+      await backend.chmod("/d/f", 0o600);
+      assert.equal(await shOk(`cat d/f; echo; stat -c '%s %a' d/f`, mp), "three\n5 600\n");
+      await backend.rename("/d", "/e");
+      assert.equal(await shOk(`cat e/f; echo; ls`, mp), "three\ne\n");
+      assert.notEqual((await sh(`cat d/f`, mp)).code, 0);
+      await backend.unlink("/e/f");
+      assert.notEqual((await sh(`cat e/f`, mp)).code, 0);
+    });
+  },
+);
 
-Deno.test("cached writes do not ask for security.capability each time", async () => {
+fuseTest("cached writes do not ask for security.capability each time", async () => {
   for (const cache of ["auto", "always"] as CachePolicy[]) {
     await withMount(new MemoryBackend(), { cache }, async (mp, handle) => {
       await shOk(`: > f`, mp);
@@ -179,7 +183,7 @@ Deno.test("cached writes do not ask for security.capability each time", async ()
   }
 });
 
-Deno.test("xattrs through setfattr/getfattr", async () => {
+fuseTest("xattrs through setfattr/getfattr", async () => {
   const backend = new MemoryBackend();
   await withMount(backend, {}, async (mp) => {
     await shOk(`touch f && setfattr -n user.colour -v blue f && setfattr -n user.size -v 7 f`, mp);
@@ -194,7 +198,7 @@ Deno.test("xattrs through setfattr/getfattr", async () => {
   });
 });
 
-Deno.test("git init / add / commit / status / log in a mount", async () => {
+fuseTest("git init / add / commit / status / log in a mount", async () => {
   const backend = new MemoryBackend();
   await withMount(backend, { cache: "auto" }, async (mp) => {
     const git = "git -c user.name=T -c user.email=t@example.invalid -c init.defaultBranch=main";

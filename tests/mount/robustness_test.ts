@@ -9,6 +9,7 @@ import { Middleware } from "../../src/middleware/middleware.ts";
 import { mount } from "../../src/mount/handle.ts";
 import { mountAt } from "../../src/mount/system.ts";
 import { delay, sh, shOk, withMount } from "./helpers.ts";
+import { fuseTest } from "../_fuse.ts";
 
 /** Every operation waits a little, so that requests pile up in flight. */
 class Slow extends Middleware {
@@ -29,34 +30,37 @@ class Slow extends Middleware {
   }
 }
 
-Deno.test("the mounting process uses its own mount with 300 concurrent async operations", async () => {
-  const backend = new MemoryBackend();
-  await withMount(new Slow(backend), { cache: "never" }, async (mp, handle) => {
-    await Deno.mkdir(`${mp}/dir`);
-    const N = 300;
-    await Promise.all(
-      Array.from({ length: N }, (_, i) => Deno.writeTextFile(`${mp}/dir/f${i}`, `value ${i}`)),
-    );
-    // Reads, stats, listings, renames and new directories, all at once.
-    const results = await Promise.all([
-      ...Array.from({ length: N }, (_, i) => Deno.readTextFile(`${mp}/dir/f${i}`)),
-      ...Array.from({ length: 100 }, (_, i) => Deno.stat(`${mp}/dir/f${i}`).then((s) => s.size)),
-      ...Array.from({ length: 20 }, () => Array.fromAsync(Deno.readDir(`${mp}/dir`))),
-      ...Array.from({ length: 50 }, (_, i) => Deno.rename(`${mp}/dir/f${i}`, `${mp}/dir/g${i}`)),
-      ...Array.from({ length: 50 }, (_, i) => Deno.mkdir(`${mp}/sub${i}`)),
-    ]);
-    for (let i = 0; i < N; i++) assert.equal(results[i], `value ${i}`);
-    for (let i = 0; i < 100; i++) assert.equal(results[N + i], `value ${i}`.length);
-    const names = (await backend.readDir("/dir")).map((e) => e.name);
-    assert.equal(names.length, N);
-    for (let i = 0; i < 50; i++) assert.ok(names.includes(`g${i}`));
-    assert.equal((await backend.readDir("/")).length, 51);
-    assert.ok(handle.stats.maxInFlight > 1, "requests were served concurrently");
-    assert.equal(handle.stats.inFlight, 0);
-  });
-});
+fuseTest(
+  "the mounting process uses its own mount with 300 concurrent async operations",
+  async () => {
+    const backend = new MemoryBackend();
+    await withMount(new Slow(backend), { cache: "never" }, async (mp, handle) => {
+      await Deno.mkdir(`${mp}/dir`);
+      const N = 300;
+      await Promise.all(
+        Array.from({ length: N }, (_, i) => Deno.writeTextFile(`${mp}/dir/f${i}`, `value ${i}`)),
+      );
+      // Reads, stats, listings, renames and new directories, all at once.
+      const results = await Promise.all([
+        ...Array.from({ length: N }, (_, i) => Deno.readTextFile(`${mp}/dir/f${i}`)),
+        ...Array.from({ length: 100 }, (_, i) => Deno.stat(`${mp}/dir/f${i}`).then((s) => s.size)),
+        ...Array.from({ length: 20 }, () => Array.fromAsync(Deno.readDir(`${mp}/dir`))),
+        ...Array.from({ length: 50 }, (_, i) => Deno.rename(`${mp}/dir/f${i}`, `${mp}/dir/g${i}`)),
+        ...Array.from({ length: 50 }, (_, i) => Deno.mkdir(`${mp}/sub${i}`)),
+      ]);
+      for (let i = 0; i < N; i++) assert.equal(results[i], `value ${i}`);
+      for (let i = 0; i < 100; i++) assert.equal(results[N + i], `value ${i}`.length);
+      const names = (await backend.readDir("/dir")).map((e) => e.name);
+      assert.equal(names.length, N);
+      for (let i = 0; i < 50; i++) assert.ok(names.includes(`g${i}`));
+      assert.equal((await backend.readDir("/")).length, 51);
+      assert.ok(handle.stats.maxInFlight > 1, "requests were served concurrently");
+      assert.equal(handle.stats.inFlight, 0);
+    });
+  },
+);
 
-Deno.test("hundreds of requests from other processes are in flight at once", async () => {
+fuseTest("hundreds of requests from other processes are in flight at once", async () => {
   const backend = new MemoryBackend();
   await backend.writeFile(`/f`, new TextEncoder().encode("x"));
   // Opens of one file by 200 processes at once. (First lookups of different
@@ -93,7 +97,7 @@ class Throwing extends Middleware {
   }
 }
 
-Deno.test("a throwing backend gives EIO to the caller while other files keep working", async () => {
+fuseTest("a throwing backend gives EIO to the caller while other files keep working", async () => {
   const inner = new MemoryBackend();
   for (const name of ["good", "bad", "denied", "rejects"]) {
     await inner.writeFile(`/${name}`, new TextEncoder().encode(`${name}\n`));
@@ -138,7 +142,7 @@ async function spawnMountChild(mp: string, mode = ""): Promise<Deno.ChildProcess
   return child;
 }
 
-Deno.test("a SIGKILLed mounting process leaves the mount point usable within 2 s", async () => {
+fuseTest("a SIGKILLed mounting process leaves the mount point usable within 2 s", async () => {
   const mp = await Deno.makeTempDir({ prefix: "anyfs-kill-" });
   try {
     const child = await spawnMountChild(mp);
@@ -163,31 +167,34 @@ Deno.test("a SIGKILLed mounting process leaves the mount point usable within 2 s
   }
 });
 
-Deno.test("mount() cleans up a dead mount left by a killed process without auto-unmount", async () => {
-  const mp = await Deno.makeTempDir({ prefix: "anyfs-stale-" });
-  try {
-    const child = await spawnMountChild(mp, "no-auto-unmount");
-    child.kill("SIGKILL");
-    await child.status;
-    await child.stdout.cancel().catch(() => {});
-    const dead = await sh(`ls '${mp}'`);
-    assert.match(dead.stderr, /Transport endpoint is not connected/);
-    const backend = new MemoryBackend();
-    const handle = await mount(backend, mp, { handleSignals: false });
+fuseTest(
+  "mount() cleans up a dead mount left by a killed process without auto-unmount",
+  async () => {
+    const mp = await Deno.makeTempDir({ prefix: "anyfs-stale-" });
     try {
-      await shOk(`echo fresh > new.txt`, mp);
-      assert.equal(new TextDecoder().decode(await backend.readFile("/new.txt")), "fresh\n");
+      const child = await spawnMountChild(mp, "no-auto-unmount");
+      child.kill("SIGKILL");
+      await child.status;
+      await child.stdout.cancel().catch(() => {});
+      const dead = await sh(`ls '${mp}'`);
+      assert.match(dead.stderr, /Transport endpoint is not connected/);
+      const backend = new MemoryBackend();
+      const handle = await mount(backend, mp, { handleSignals: false });
+      try {
+        await shOk(`echo fresh > new.txt`, mp);
+        assert.equal(new TextDecoder().decode(await backend.readFile("/new.txt")), "fresh\n");
+      } finally {
+        await handle.unmount({ force: true });
+      }
     } finally {
-      await handle.unmount({ force: true });
+      await sh(`fusermount3 -u -z '${mp}' 2>/dev/null; true`);
+      await Deno.remove(mp, { recursive: true });
     }
-  } finally {
-    await sh(`fusermount3 -u -z '${mp}' 2>/dev/null; true`);
-    await Deno.remove(mp, { recursive: true });
-  }
-});
+  },
+);
 
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
-  Deno.test(`${signal} unmounts, then the process exits with the usual status`, async () => {
+  fuseTest(`${signal} unmounts, then the process exits with the usual status`, async () => {
     const mp = await Deno.makeTempDir({ prefix: "anyfs-sig-" });
     try {
       // Without auto-unmount, so that only the signal handler can clean up.
