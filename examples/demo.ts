@@ -45,9 +45,10 @@ async function main(): Promise<number> {
   const ffi = await Deno.permissions.query({ name: "ffi" });
   const mountModule = ffi.state === "granted" ? await import("../mount.ts") : undefined;
   const availability = mountModule?.isAvailable() ??
-    { available: false, reason: "--allow-ffi was not granted", fix: "run with -A" };
+    { available: false as const, reason: "--allow-ffi was not granted", fix: "run with -A" };
   if (!mountModule || !availability.available) {
-    console.log(`Not mounting: ${availability.reason}. Fix: ${availability.fix}`);
+    const why = availability.available ? undefined : availability;
+    console.log(`Not mounting: ${why?.reason}. Fix: ${why?.fix}`);
     console.log("The same storage, in-process:");
     for await (const entry of fs.walk("/")) console.log(`  ${entry.path}`);
     return 0;
