@@ -7,6 +7,7 @@
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import {
+  ALL_CAPABILITIES,
   type Backend,
   type Capability,
   type CreateOptions,
@@ -469,24 +470,7 @@ export class SqliteBackend extends Layerable
     FsSpecial,
     Disposable {
   /** Every optional capability. */
-  readonly capabilities: ReadonlySet<Capability> = new Set<Capability>([
-    "ranges",
-    "truncate",
-    "append",
-    "copy",
-    "symlinks",
-    "hardlinks",
-    "permissions",
-    "ownership",
-    "times",
-    "sync",
-    "statfs",
-    "inodes",
-    "handles",
-    "locks",
-    "xattrs",
-    "special",
-  ]);
+  readonly capabilities: ReadonlySet<Capability> = new Set(ALL_CAPABILITIES);
   /** The database file, or `":memory:"`. */
   readonly location: string;
 

@@ -343,6 +343,49 @@ export interface CapabilityMap {
   special: FsSpecial;
 }
 
+/** The name of every backend method: the required core and every capability's. */
+export type BackendOperation =
+  | "lstat"
+  | "readDir"
+  | "readFile"
+  | "writeFile"
+  | "mkdir"
+  | "unlink"
+  | "rmdir"
+  | "rename"
+  | "read"
+  | "truncate"
+  | "appendFile"
+  | "copyFile"
+  | "symlink"
+  | "readLink"
+  | "link"
+  | "chmod"
+  | "chown"
+  | "utime"
+  | "sync"
+  | "fsync"
+  | "statfs"
+  | "statIno"
+  | "inodePath"
+  | "open"
+  | "getXattr"
+  | "setXattr"
+  | "listXattr"
+  | "removeXattr"
+  | "mknod";
+
+/** A {@linkcode FileHandle} method, named as middleware report it. */
+export type HandleOperation =
+  | "handle.read"
+  | "handle.write"
+  | "handle.truncate"
+  | "handle.stat"
+  | "handle.sync"
+  | "handle.lock"
+  | "handle.unlock"
+  | "handle.close";
+
 /** Every capability name, in a fixed order. */
 export const ALL_CAPABILITIES: readonly Capability[] = [
   "ranges",

@@ -11,8 +11,10 @@
 
 import type {
   Backend,
+  BackendOperation,
   CreateOptions,
   FileHandle,
+  HandleOperation,
   LockMode,
   OpenOptions,
   SetXattrOptions,
@@ -26,44 +28,7 @@ import { HandleWrapper, Middleware } from "./middleware.ts";
  * The name of one observed operation: the backend method's name, or
  * `handle.<method>` for an operation on an open handle.
  */
-export type InstrumentedOperation =
-  | "lstat"
-  | "readDir"
-  | "readFile"
-  | "writeFile"
-  | "mkdir"
-  | "unlink"
-  | "rmdir"
-  | "rename"
-  | "read"
-  | "truncate"
-  | "appendFile"
-  | "copyFile"
-  | "symlink"
-  | "readLink"
-  | "link"
-  | "chmod"
-  | "chown"
-  | "utime"
-  | "sync"
-  | "fsync"
-  | "statfs"
-  | "statIno"
-  | "inodePath"
-  | "open"
-  | "getXattr"
-  | "setXattr"
-  | "listXattr"
-  | "removeXattr"
-  | "mknod"
-  | "handle.read"
-  | "handle.write"
-  | "handle.truncate"
-  | "handle.stat"
-  | "handle.sync"
-  | "handle.lock"
-  | "handle.unlock"
-  | "handle.close";
+export type InstrumentedOperation = BackendOperation | HandleOperation;
 
 /**
  * Operations whose result is file data read (a `Uint8Array`): for these the

@@ -33,8 +33,10 @@
 
 import type {
   Backend,
+  BackendOperation,
   CreateOptions,
   FileHandle,
+  HandleOperation,
   Layer,
   OpenOptions,
   SetXattrOptions,
@@ -47,41 +49,8 @@ import { HandleWrapper, Middleware } from "./middleware.ts";
 
 /** The operations a {@linkcode RateLimit} charges for, by backend method name. */
 export type RateLimitedOperation =
-  | "lstat"
-  | "readDir"
-  | "readFile"
-  | "writeFile"
-  | "mkdir"
-  | "unlink"
-  | "rmdir"
-  | "rename"
-  | "read"
-  | "truncate"
-  | "appendFile"
-  | "copyFile"
-  | "symlink"
-  | "readLink"
-  | "link"
-  | "chmod"
-  | "chown"
-  | "utime"
-  | "sync"
-  | "fsync"
-  | "statfs"
-  | "statIno"
-  | "inodePath"
-  | "open"
-  | "getXattr"
-  | "setXattr"
-  | "listXattr"
-  | "removeXattr"
-  | "mknod"
-  | "handle.read"
-  | "handle.write"
-  | "handle.truncate"
-  | "handle.stat"
-  | "handle.sync"
-  | "handle.lock";
+  | BackendOperation
+  | Exclude<HandleOperation, "handle.unlock" | "handle.close">;
 
 /** Time as a {@linkcode RateLimit} sees it; replace it in tests. */
 export interface RateLimitClock {
