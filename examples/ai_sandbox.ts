@@ -11,9 +11,9 @@
  * @module
  */
 
-import { BackendStack, FileStorage, MemoryBackend } from "../mod.ts";
+import { type AuditRecord, BackendStack, FileStorage, MemoryBackend } from "../mod.ts";
 
-/** One line of the audit trail. */
+/** What the agent saw for one attempt. */
 interface AuditLine {
   op: string;
   path: string;
@@ -22,15 +22,18 @@ interface AuditLine {
 
 /**
  * Build the sandbox: quota next to the storage, then the path filter, the
- * hard-link/permission restrictions and the rate limit outermost (it charges
- * every attempt, including refused ones).
+ * hard-link restriction, the rate limit (it charges every attempt, including
+ * refused ones), and outermost the tracing layer, so the audit trail records
+ * every attempt with its result. Spans also go to OpenTelemetry when Deno
+ * exports them (`OTEL_DENO=true`).
  */
-export function sandboxBackend() {
+export function sandboxBackend(audit: (record: AuditRecord) => void) {
   return BackendStack.from(new MemoryBackend())
     .limited({ maxTotalSize: 50 * 1024 * 1024, maxFileSize: 5 * 1024 * 1024, maxNodeCount: 10_000 })
     .filtered({ allow: ["/workspace/**"], deny: ["**/.env", "**/secrets/**"] })
     .restricted({ denyPermissions: false, denyHardLinks: true })
     .rateLimited({ maxOps: 5_000, burst: 5_000, mode: "wait" })
+    .traced({ audit })
     .build();
 }
 
@@ -109,7 +112,8 @@ async function tryMount(backend: ReturnType<typeof sandboxBackend>): Promise<voi
 }
 
 if (import.meta.main) {
-  const backend = sandboxBackend();
+  const trail: AuditRecord[] = [];
+  const backend = sandboxBackend((record) => trail.push(record));
   const fs = new FileStorage(backend);
   const audit: AuditLine[] = [];
   await agentSession(fs, audit);
@@ -117,5 +121,19 @@ if (import.meta.main) {
   for (const line of audit) {
     console.log(`  ${line.op.padEnd(12)} ${line.path.padEnd(26)} ${line.result}`);
   }
+  const refused = trail.filter((r) => !r.ok && r.error !== "ENOENT");
+  console.log(`Audit trail: ${trail.length} backend operations, ${refused.length} refused:`);
+  for (const r of refused) {
+    console.log(`  ${JSON.stringify({ op: r.op, path: r.path, error: r.error })}`);
+  }
+  const before = trail.length;
   await tryMount(backend);
+  if (trail.length > before) {
+    const byOp = new Map<string, number>();
+    for (const r of trail.slice(before)) byOp.set(r.op, (byOp.get(r.op) ?? 0) + 1);
+    const top = [...byOp].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([op, n]) => `${op} ${n}`);
+    console.log(
+      `  the audit trail grew by ${trail.length - before} operations (${top.join(", ")}, …)`,
+    );
+  }
 }

@@ -37,6 +37,10 @@ Deno.test("examples/ai_sandbox.ts enforces its policy in-process without flags",
   assert.match(out, /write\s+\/etc\/passwd\s+EACCES/);
   assert.match(out, /write 6 MiB\s+\/workspace\/huge\.bin\s+EFBIG/);
   assert.match(out, /link\s+\/workspace\/app\/alias\.ts\s+EPERM/);
+  // The tracing layer's audit trail records the refusals with their codes.
+  assert.match(out, /Audit trail: \d+ backend operations, \d+ refused/);
+  assert.match(out, /\{"op":"writeFile","path":"\/workspace\/\.env","error":"EACCES"\}/);
+  assert.match(out, /\{"op":"link","path":"\/workspace\/app\/main\.ts","error":"EPERM"\}/);
 });
 
 fuseTest("examples/ai_sandbox.ts mounts the sandbox and git commits in it", async () => {
@@ -45,6 +49,7 @@ fuseTest("examples/ai_sandbox.ts mounts the sandbox and git commits in it", asyn
   assert.match(out, /[0-9a-f]{7} agent work/);
   assert.match(out, /cat: \.env: Permission denied/);
   assert.doesNotMatch(out, /^\s+\.env$/m, ".env must not be listed");
+  assert.match(out, /the audit trail grew by \d+ operations \(.*open/);
 });
 
 fuseTest(
