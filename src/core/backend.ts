@@ -10,7 +10,10 @@
  * behind a mount) has already followed them. A backend therefore never
  * follows symlinks itself: every operation applies to the named entry, and
  * the metadata of a symlink describes the link. If a directory component is
- * nevertheless not a directory, the backend fails with `ENOTDIR`.
+ * nevertheless not a directory, the backend fails with `ENOTDIR`; an
+ * operation on file content (`readFile`, `writeFile`, `open`, `read`, …)
+ * whose path names a symlink fails with `ELOOP`, as `O_NOFOLLOW` does.
+ * Callers rely on both to resolve links lazily.
  *
  * ## Errors
  * Backends throw members of the {@linkcode FsError} family

@@ -84,13 +84,15 @@ function codeOf(e: unknown): string | undefined {
 
 /**
  * Whether a backend's failure on an unresolved (lexically clean) path is the
- * final answer. A missing entry or a directory is; anything else may come
- * from a symbolic link the backend did not follow, so the path is resolved
- * and the operation retried.
+ * final answer. Only `ELOOP` (the path ends in a symbolic link) and
+ * `ENOTDIR` (a link, or a file, on the way) may come from a link the
+ * backend did not follow; then the path is resolved and the operation
+ * retried. Anything else (quota, filter, read-only, rate limit…) is final:
+ * retrying would run the operation, and its side effects, twice.
  */
 function isConclusive(e: unknown): boolean {
   const code = codeOf(e);
-  return code === "ENOENT" || code === "EISDIR";
+  return code !== "ELOOP" && code !== "ENOTDIR";
 }
 
 /** A path split into its body and whether it ended with `/`. */
