@@ -329,18 +329,26 @@ export class HostRoot {
   /**
    * Identify the entry `name` of `dir` without following it: a descriptor
    * of the entry itself (`O_PATH | O_NOFOLLOW`) and its `fstat`.
+   *
+   * Checked: the identity is the entry's `lstat`. Without `--allow-all`
+   * Deno resolves the symbolic links of a path to check its permission and
+   * opens what it found, so `O_NOFOLLOW` cannot keep the descriptor from
+   * naming a link's target; `lstat` never follows. Opens then compare what
+   * they got with this identity, so a link (or a swap) is never used.
    */
   async identify(dir: HeldDir, name: string): Promise<EntryIdentity> {
-    const fd = await openFd(dir.child(name), identifyFlags());
+    const path = dir.child(name);
+    const fd = await openFd(path, identifyFlags());
     try {
-      const st = await fstatFd(fd);
+      const st = this.containment === "checked" ? await Deno.lstat(path) : await fstatFd(fd);
+      const mode = st.mode ?? 0;
       return {
         fd,
         dev: st.dev,
-        ino: st.ino,
-        type: fileTypeOfMode(st.mode) ?? "file",
-        mode: st.mode,
-        nlink: st.nlink,
+        ino: st.ino ?? 0,
+        type: fileTypeOfMode(mode) ?? "file",
+        mode,
+        nlink: st.nlink ?? 1,
       };
     } catch (e) {
       await closeFd(fd).catch(() => {});

@@ -246,6 +246,62 @@ Deno.test("VRootFsBackend with only --allow-read/--allow-write on the root: chec
   });
 });
 
+Deno.test("VRootFsBackend with --allow-read/--allow-write wider than the root (no -A): a final symlink out is never opened", async () => {
+  // Without --allow-all Deno resolves a path's symbolic links to check its
+  // permission and opens what it found, so O_NOFOLLOW alone cannot tell a
+  // link from its target: with permissions that also cover the target, the
+  // backend must still refuse to read or write through the link.
+  await withDir(async (base) => {
+    const root = `${base}/root`;
+    await Deno.mkdir(root);
+    await Deno.writeTextFile(`${base}/secret.txt`, "outside");
+    await Deno.symlink(`${base}/secret.txt`, `${root}/s`);
+    const script = `${base}/probe.ts`;
+    await Deno.writeTextFile(
+      script,
+      `
+      import { VRootFsBackend } from ${
+        JSON.stringify(new URL("../../src/backends/vroot_fs.ts", import.meta.url).href)
+      };
+      const out = [];
+      const code = async (p) => { try { await p; return "ok"; } catch (e) { return e.code; } };
+      await using b = await VRootFsBackend.open(${JSON.stringify(root)});
+      out.push(await b.containment());
+      out.push(await code(b.readFile("/s")));
+      out.push(await code(b.read("/s", 0, 3)));
+      out.push(await code(b.writeFile("/s", new TextEncoder().encode("pwned"))));
+      out.push(await code(b.appendFile("/s", new TextEncoder().encode("pwned"))));
+      out.push(await code(b.truncate("/s", 0)));
+      out.push(await code(b.open("/s", { read: true })));
+      out.push(await code(b.open("/s", { write: true, truncate: true })));
+      out.push(await code(b.chmod("/s", 0o600)));
+      console.log(JSON.stringify(out));
+      `,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        "--config",
+        CONFIG,
+        `--allow-read=${base}`,
+        `--allow-write=${base}`,
+        script,
+      ],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, dec.decode(out.stderr));
+    const codes = JSON.parse(dec.decode(out.stdout));
+    assert.equal(codes[0], "checked");
+    for (const c of codes.slice(1, 8)) assert.equal(c, "ELOOP");
+    assert.notEqual(codes[8], "ok");
+    assert.equal(await Deno.readTextFile(`${base}/secret.txt`), "outside");
+    assert.equal((await Deno.stat(`${base}/secret.txt`)).mode! & 0o777, 0o644);
+  });
+});
+
 Deno.test("VRootFsBackend virtualOwnership: chown and chmod without touching the host, records follow the inode", async () => {
   await withDir(async (dir) => {
     const hostOwner = (await Deno.lstat(dir)).uid;
