@@ -502,10 +502,14 @@ export class MountHandle implements AsyncDisposable {
     // awaiting their backend finish; their replies are simply not
     // delivered. Then no reply may reach libfuse any more: the session's
     // memory is freed by fuse_session_destroy.
+    let drainTimer: ReturnType<typeof setTimeout> | undefined;
     const drained = await Promise.race([
       this.#adapter.whenIdle().then(() => true),
-      new Promise<boolean>((r) => setTimeout(() => r(false), DRAIN_MS)),
+      new Promise<boolean>((r) => drainTimer = setTimeout(() => r(false), DRAIN_MS)),
     ]);
+    // A pending timer keeps the process alive: a program that unmounts and
+    // ends would otherwise linger for the rest of DRAIN_MS.
+    clearTimeout(drainTimer);
     if (!drained) {
       console.error(
         `anyfs mount: ${this.mountPoint}: ${this.#adapter.stats.inFlight} backend ` +

@@ -142,6 +142,49 @@ fuseTest("await using unmounts at the end of the block; counters count", async (
   assert.equal(handle!.mounted, false);
 });
 
+fuseTest(
+  "once unmounted, no timer of the mount is left pending to keep the process alive",
+  async () => {
+    // A pending timer keeps a Deno process running: a program that mounts,
+    // unmounts and ends must end then, not when a forgotten timeout fires.
+    type Timers = {
+      setTimeout: (fn: () => void, ms?: number) => number;
+      clearTimeout: (id?: number) => void;
+    };
+    const timers = globalThis as unknown as Timers;
+    const pending = new Set<number>();
+    const realSetTimeout = timers.setTimeout;
+    const realClearTimeout = timers.clearTimeout;
+    timers.setTimeout = (fn, ms) => {
+      const id = realSetTimeout(() => {
+        pending.delete(id);
+        fn();
+      }, ms);
+      pending.add(id);
+      return id;
+    };
+    timers.clearTimeout = (id) => {
+      if (id !== undefined) pending.delete(id);
+      realClearTimeout(id);
+    };
+    const mp = await Deno.makeTempDir({ prefix: "anyfs-mnt-test-" });
+    try {
+      for (const force of [false, true]) {
+        const m = await mount(new MemoryBackend(), mp, { handleSignals: false });
+        await Deno.writeTextFile(`${mp}/a`, "1");
+        await m.unmount({ force });
+        assert.deepEqual(await m.finished, { reason: "unmounted" });
+        assert.equal(pending.size, 0, `${pending.size} timer(s) still pending (force: ${force})`);
+      }
+    } finally {
+      timers.setTimeout = realSetTimeout;
+      timers.clearTimeout = realClearTimeout;
+      for (const id of pending) realClearTimeout(id);
+      await Deno.remove(mp);
+    }
+  },
+);
+
 fuseTest("capabilities decide answers: a core-only backend refuses links with EPERM", async () => {
   const backend = new MemoryBackend();
   await withMount(coreOnly(backend), {}, async (mp) => {
