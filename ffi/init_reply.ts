@@ -34,6 +34,11 @@ export interface InitReplyPatch {
   addFlags: number;
   /** Whether the reply went out with `addFlags` added. */
   readonly applied: boolean;
+  /**
+   * Settles when the INIT reply has been handed to the kernel (or the
+   * attempt failed): the kernel has connected once it does.
+   */
+  readonly sent: Promise<void>;
   /** Release the callback; only after `fuse_session_destroy`. */
   close(): void;
 }
@@ -41,9 +46,14 @@ export interface InitReplyPatch {
 const LIBC_SYMBOLS = {
   dlsym: { parameters: ["pointer", "buffer"], result: "pointer" },
   writev: { parameters: ["i32", "pointer", "i32"], result: "isize" },
+  __errno_location: { parameters: [], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 const LIBC_SONAMES = ["libc.so.6", "libc.so"];
+
+/** The connection is gone (unmounted, aborted): the reply has nobody to reach. */
+const ENOENT = 2;
+const ENODEV = 19;
 
 let libc: Deno.DynamicLibrary<typeof LIBC_SYMBOLS>["symbols"] | null | undefined;
 
@@ -73,6 +83,14 @@ function customIo(writev: Deno.PointerValue, read: Deno.PointerValue): Uint8Arra
   v.setBigUint64(CUSTOM_IO.writev, BigInt(Deno.UnsafePointer.value(writev)), true);
   v.setBigUint64(CUSTOM_IO.read, BigInt(Deno.UnsafePointer.value(read)), true);
   return io;
+}
+
+/** Total bytes of the `count` entries of `iov`. */
+function iovLength(iov: Deno.PointerObject, count: number): number {
+  const vec = new Deno.UnsafePointerView(iov);
+  let total = 0;
+  for (let i = 0; i < count; i++) total += Number(vec.getBigUint64(i * IOVEC.size + IOVEC.len));
+  return total;
 }
 
 /** OR `flags` into the `fuse_init_out` of the reply in `iov` (count entries), if it is one. */
@@ -117,11 +135,14 @@ export function installInitReplyPatch(
 
   let first = true;
   let applied = false;
+  let markSent!: () => void;
+  const sent = new Promise<void>((resolve) => markSent = resolve);
   const patch: InitReplyPatch = {
     addFlags: 0,
     get applied() {
       return applied;
     },
+    sent,
     close() {
       callback.close();
     },
@@ -144,7 +165,21 @@ export function installInitReplyPatch(
         // loop thread is inside this very call, so nothing races the swap.
         setIo(session, plain, channel);
       }
-      return c.writev(channel, iov, count);
+      const written = c.writev(channel, iov, count);
+      markSent();
+      if (Number(written) !== -1 || iov === null) return written;
+      // errno is per thread: libfuse, on its loop thread, would read its
+      // own (0, or a stale one) and print "fuse: writing device: Success".
+      // Read it here, where writev ran, and report it ourselves. A
+      // connection that is already gone (an unmount racing the handshake)
+      // is what libfuse itself passes over in silence (ENOENT).
+      const errno = new Deno.UnsafePointerView(c.__errno_location()!).getInt32();
+      if (errno !== ENOENT && errno !== ENODEV) {
+        console.error(`anyfs mount: the INIT reply could not be written (errno ${errno})`);
+      }
+      // Nothing is lost by calling it written: libfuse ignores the result
+      // of the INIT reply, and the kernel ends the session on its side.
+      return BigInt(iovLength(iov, count));
     },
   );
   if (setIo(session, customIo(callback.pointer, read), fd) !== 0) {

@@ -372,8 +372,11 @@ export class MountHandle implements AsyncDisposable {
     active.add(handle);
     updateSignals();
     installUnload();
+    // `init` runs before libfuse writes the INIT reply; with the patch, wait
+    // for the reply too, so that the kernel has connected when this
+    // resolves and an unmount right away does not race the handshake.
     const first = await Promise.race([
-      adapter.whenInitialized().then(() => "ready" as const),
+      adapter.whenInitialized().then(() => initPatch?.sent).then(() => "ready" as const),
       handle.finished,
     ]);
     if (first !== "ready") {
