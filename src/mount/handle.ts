@@ -387,6 +387,15 @@ export class MountHandle implements AsyncDisposable {
     }
     handle.#minor = (await mountAt(path))?.minor;
     if (opt.guardSyncCalls) guardMountPoint(path);
+    if (opt.signal?.aborted) {
+      // Aborted while mounting: an abort event will not come again, and
+      // the caller never gets the handle to unmount it.
+      await handle.unmount({ force: true });
+      throw new MountError("Platform", `the mount at ${path} was aborted while it started`, {
+        path,
+        cause: opt.signal.reason,
+      });
+    }
     if (opt.signal) {
       handle.#abortListener = () => void handle.unmount({ force: true }).catch(() => {});
       opt.signal.addEventListener("abort", handle.#abortListener, { once: true });

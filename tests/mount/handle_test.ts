@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { isAvailable, mount, MountError, MountHandle } from "../../mount.ts";
+import { mountAt } from "../../src/mount/system.ts";
 import { coreOnly } from "../fixtures/core_only.ts";
 import { sh, shOk, withMount } from "./helpers.ts";
 import { fuseTest } from "../_fuse.ts";
@@ -180,6 +181,44 @@ fuseTest(
       timers.setTimeout = realSetTimeout;
       timers.clearTimeout = realClearTimeout;
       for (const id of pending) realClearTimeout(id);
+      await Deno.remove(mp);
+    }
+  },
+);
+
+fuseTest(
+  "the signal option: aborting unmounts; aborted while mounting, mount() rejects",
+  async () => {
+    const mp = await Deno.makeTempDir({ prefix: "anyfs-mnt-test-" });
+    try {
+      const controller = new AbortController();
+      const m = await mount(new MemoryBackend(), mp, {
+        handleSignals: false,
+        signal: controller.signal,
+      });
+      await Deno.writeTextFile(`${mp}/a`, "1");
+      controller.abort();
+      assert.deepEqual(await m.finished, { reason: "unmounted" });
+      assert.equal(await mountAt(mp), undefined);
+
+      // Aborted after mount() has started (its first checks passed) but
+      // before it resolved: nothing may stay mounted with nobody to stop it.
+      const late = new AbortController();
+      const starting = mount(new MemoryBackend(), mp, {
+        handleSignals: false,
+        signal: late.signal,
+      });
+      late.abort();
+      await assert.rejects(starting, { name: "MountError", kind: "Platform" });
+      assert.equal(await mountAt(mp), undefined);
+
+      const early = new AbortController();
+      early.abort();
+      await assert.rejects(mount(new MemoryBackend(), mp, { signal: early.signal }), {
+        kind: "Platform",
+      });
+    } finally {
+      if (await mountAt(mp)) await shOk(`fusermount3 -u -z '${mp}'`);
       await Deno.remove(mp);
     }
   },
