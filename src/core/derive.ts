@@ -263,9 +263,16 @@ export class BufferedHandle implements FileHandle {
     this.#check("fsync");
     if (!this.#dirty) return;
     this.#dirty = false;
-    await this.#backend.writeFile(this.path, this.#data.subarray(0, this.#size), {
-      create: false,
-    });
+    try {
+      await this.#backend.writeFile(this.path, this.#data.subarray(0, this.#size), {
+        create: false,
+      });
+    } catch (e) {
+      // Still unwritten: a later sync or the close must try again, or the
+      // changes would be dropped without a word.
+      this.#dirty = true;
+      throw e;
+    }
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import {
   truncateFile,
   tryLstat,
 } from "../../src/core/derive.ts";
+import { fsError } from "../../src/core/errors.ts";
 import { Middleware } from "../../src/middleware/middleware.ts";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { coreOnly } from "../fixtures/core_only.ts";
@@ -114,6 +115,26 @@ Deno.test("a BufferedHandle of a file unlinked while open keeps its data and clo
   assert.equal(dec.decode(await h.read(0, 5)), "Jello");
   await h.close();
   await assert.rejects(core.lstat("/f"), { code: "ENOENT" });
+});
+
+Deno.test("a BufferedHandle whose write-back failed keeps its changes: a later sync or close writes them", async () => {
+  const { core } = await fresh();
+  let refuse = 1;
+  const flaky = {
+    ...core,
+    writeFile: (p: string, d: Uint8Array, o?: Parameters<typeof core.writeFile>[2]) => {
+      if (refuse > 0) {
+        refuse--;
+        return Promise.reject(fsError("EAGAIN", "writefile", p));
+      }
+      return core.writeFile(p, d, o);
+    },
+  };
+  const h = await openFile(flaky, "/f", { read: true, write: true });
+  await h.write(enc.encode("J"), 0);
+  await assert.rejects(h.sync(), { code: "EAGAIN" });
+  await h.close();
+  assert.equal(dec.decode(await core.readFile("/f")), "Jello world");
 });
 
 Deno.test("openFile uses the backend's own handles when it has them", async () => {
