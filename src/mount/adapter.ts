@@ -281,8 +281,21 @@ export class FuseAdapter implements LowLevelHandlers {
     }
   }
 
+  /**
+   * Hand an error that is not an `FsError` to the `onBackendError` option.
+   * Never throws: a request must still be answered, and a rejection
+   * escaping from a reply path would be unhandled (and end the process).
+   */
+  reportBackendError(error: unknown, operation: string): void {
+    try {
+      this.#opt.onBackendError(error, operation);
+    } catch (callbackError) {
+      console.error("anyfs mount: the onBackendError callback threw:", callbackError);
+    }
+  }
+
   #fail(req: FuseReply, op: string, e: unknown): void {
-    if (!isFsError(e)) this.#opt.onBackendError(e, op);
+    if (!isFsError(e)) this.reportBackendError(e, op);
     const code = toFsError(e, op, "").code;
     this.#stats.errors++;
     if (!req.replied) req.err(errnoOf(code));

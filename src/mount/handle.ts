@@ -549,7 +549,7 @@ export class MountHandle implements AsyncDisposable {
     const closing = await Promise.allSettled([this.#adapter.closeAll()]);
     for (const c of closing) {
       if (c.status === "rejected" && !isFsError(c.reason)) {
-        this.options.onBackendError(c.reason, "close");
+        this.#adapter.reportBackendError(c.reason, "close");
       }
     }
     if (error) return { reason: "error", error };

@@ -167,6 +167,42 @@ for (const mode of ["throw", "reject"] as const) {
   });
 }
 
+Deno.test("a throwing onBackendError callback changes nothing: every request still gets its EIO", async () => {
+  const reported: unknown[] = [];
+  const realConsoleError = console.error;
+  console.error = (...args: unknown[]) => reported.push(args);
+  try {
+    await everyRequestAnsweredDespiteABrokenCallback();
+  } finally {
+    console.error = realConsoleError;
+  }
+  assert.ok(reported.length > 0, "the callback's failure is reported");
+});
+
+async function everyRequestAnsweredDespiteABrokenCallback(): Promise<void> {
+  for (const mode of ["throw", "reject"] as const) {
+    let called = 0;
+    const adapter = new FuseAdapter(
+      brokenBackend(mode),
+      1,
+      resolveMountOptions({
+        onBackendError: () => {
+          called++;
+          throw new Error("the user's error callback is broken too");
+        },
+      }),
+    );
+    for (const [name, call] of ALL_OPS) {
+      const r = new RecordingReply();
+      call(adapter, r);
+      await settle(adapter);
+      assert.equal(r.replies.length, 1, `${name} (${mode}) replied ${JSON.stringify(r.replies)}`);
+    }
+    assert.ok(called > 0);
+    assert.equal(adapter.stats.inFlight, 0);
+  }
+}
+
 Deno.test("FsError codes from the backend become their errno; unknown errors EIO", async () => {
   const backend = new MemoryBackend();
   const adapter = new FuseAdapter(backend, (await backend.lstat("/")).ino, resolveMountOptions());
