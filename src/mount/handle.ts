@@ -26,6 +26,7 @@ import {
   cleanStaleMount,
   fusermountPath,
   isNotConnected,
+  isRoot,
   mountAt,
   unmountPath,
 } from "./system.ts";
@@ -330,7 +331,7 @@ export class MountHandle implements AsyncDisposable {
     if (mounted !== 0) {
       lib.symbols.fuse_session_destroy(session);
       ops.close();
-      const root = Deno.uid() === 0;
+      const root = isRoot();
       throw new MountError(
         root ? "Platform" : "PermissionDenied",
         `the kernel refused to mount at ${path} (libfuse's reason is on stderr)`,

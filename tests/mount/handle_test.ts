@@ -301,6 +301,37 @@ fuseTest(
 );
 
 fuseTest(
+  "with only --allow-ffi and --allow-read on the mount point, a busy unmount is MountPointBusy",
+  async () => {
+    const mp = await Deno.makeTempDir({ prefix: "anyfs-least-" });
+    try {
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "--no-prompt",
+          "--allow-ffi",
+          `--allow-read=${mp}`,
+          "--allow-run=sh",
+          new URL("./fixtures/busy_unmount.ts", import.meta.url).href,
+          mp,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stderr = new TextDecoder().decode(out.stderr);
+      assert.equal(out.code, 0, stderr);
+      assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), {
+        busy: { name: "MountError", kind: "MountPointBusy" },
+        mounted: false,
+      });
+    } finally {
+      if (await mountAt(mp)) await shOk(`fusermount3 -u -z '${mp}'`);
+      await Deno.remove(mp);
+    }
+  },
+);
+
+fuseTest(
   "rename flags: RENAME_NOREPLACE honoured, RENAME_EXCHANGE refused with EINVAL",
   async () => {
     await withMount(new MemoryBackend(), {}, async (mp) => {
