@@ -36,6 +36,7 @@ import {
   ACCESS,
   CAP,
   CAP_317,
+  direntPlusSize,
   FALLOC,
   KERNEL,
   LOCK,
@@ -113,6 +114,7 @@ interface OpenDir {
   entries?: DirEntry[];
 }
 
+const ENCODER = new TextEncoder();
 const ENOENT = errnoOf("ENOENT");
 const ENODATA = errnoOf("ENODATA");
 const CAPABILITY_XATTR = "security.capability";
@@ -1080,10 +1082,11 @@ export class FuseAdapter implements LowLevelHandlers {
       const batch: number[] = [];
       let room = size;
       for (let i = offset; i < entries.length; i++) {
-        const bytes = new TextEncoder().encode(entries[i].name).length;
-        const need = (152 + bytes + 7) & ~7;
-        if (need > room) break;
-        room -= need;
+        // The size fuse_add_direntry_plus will take, so that every entry
+        // of the batch fits (the undo below relies on it).
+        const record = direntPlusSize(ENCODER.encode(entries[i].name).length);
+        if (record > room) break;
+        room -= record;
         batch.push(i);
       }
       const parentPath = await this.#path(dir.node, "readdirplus");
@@ -1224,7 +1227,7 @@ export class FuseAdapter implements LowLevelHandlers {
       const path = await this.#xattrPath(req, nodeId, "listxattr");
       if (path === undefined || !supports(this.#backend, "xattrs")) return;
       const names = (await this.#backend.listXattr(path)).filter((n) => !isAclName(n));
-      const list = new TextEncoder().encode(names.map((n) => n + "\0").join(""));
+      const list = ENCODER.encode(names.map((n) => n + "\0").join(""));
       this.#replySized(req, list, size, "listxattr", path);
     });
   }

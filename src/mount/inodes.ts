@@ -17,6 +17,7 @@
  */
 
 import type { FileType } from "../core/types.ts";
+import { ROOT_NODE_ID } from "../../ffi/layout.ts";
 
 /** One name of a node: an entry `name` in directory `parent`. */
 export interface InodeLink {
@@ -72,8 +73,8 @@ export class InodeTable {
 
   /** A table whose root has backend inode `rootIno`. */
   constructor(rootIno: number) {
-    this.root = new InodeNode(1, rootIno, "dir");
-    this.#byId.set(1, this.root);
+    this.root = new InodeNode(ROOT_NODE_ID, rootIno, "dir");
+    this.#byId.set(ROOT_NODE_ID, this.root);
     if (rootIno > 0) this.#byIno.set(rootIno, this.root);
   }
 

@@ -12,6 +12,7 @@
  * @module
  */
 
+import { UMOUNT } from "../../ffi/layout.ts";
 import { MountError } from "./errors.ts";
 
 /** One line of `/proc/self/mountinfo`. */
@@ -141,8 +142,6 @@ function umount2(path: string, flags: number): Promise<number> {
   return libc.symbols.umount2(bytes, flags);
 }
 
-const MNT_DETACH = 2;
-
 /**
  * Whether this process runs as root, asked without prompting: `Deno.uid()`
  * needs `--allow-sys=uid`, so without it the C library answers (mounting
@@ -186,7 +185,7 @@ export async function unmountPath(path: string, lazy: boolean): Promise<void> {
     }
     throw new MountError("Platform", `cannot unmount ${path}: ${message}`, { path });
   }
-  const r = await umount2(path, lazy ? MNT_DETACH : 0);
+  const r = await umount2(path, lazy ? UMOUNT.detach : 0);
   if (r === 0 || !(await mountAt(path))) return;
   if (!isRoot()) {
     throw new MountError("PermissionDenied", `cannot unmount ${path}`, {
