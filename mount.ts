@@ -3,7 +3,8 @@
  * file system through libfuse3, so every program on the machine can use it.
  *
  * Needs `--allow-ffi` and `--allow-read=<mount point>` (plus
- * `--allow-run=fusermount3` to clean up a dead mount as non-root). To use
+ * `--allow-run=fusermount3` as non-root, to unmount and to clean up a dead
+ * mount: only root may unmount through the C library). To use
  * the mount from the process that serves it, run with `-A` (see below).
  * Importing `@anyfs/anyfs` itself never loads FFI; only this entry point
  * does, and only when `mount()` or `isAvailable()` is called.

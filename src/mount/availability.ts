@@ -63,7 +63,7 @@ export function isAvailable(): Availability {
       available: false,
       kind: "PermissionDenied",
       reason: "mounting calls libfuse3 through FFI, which is not permitted",
-      fix: "run deno with --allow-ffi (and --allow-read/--allow-write for the mount point)",
+      fix: "run deno with --allow-ffi (and --allow-read for the mount point)",
     };
   }
   // Deno lets a program stat device files only with --allow-all, so ask the

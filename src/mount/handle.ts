@@ -205,8 +205,9 @@ async function checkMountPoint(path: string): Promise<void> {
  * paths instead of hanging (option `guardSyncCalls`). Calls from *other*
  * processes are fine.
  *
- * Needs `--allow-ffi` and `--allow-read=<mount point>`; `-A` to use the
- * mount from this process.
+ * Needs `--allow-ffi` and `--allow-read=<mount point>` (as non-root also
+ * `--allow-run=fusermount3`, to unmount); `-A` to use the mount from this
+ * process.
  *
  * @example Mount, use from this process and from a shell, unmount
  * ```ts
