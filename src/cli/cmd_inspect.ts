@@ -16,8 +16,8 @@ import {
   formatShortTime,
   formatTime,
   padLeft,
-  typeOfInfo,
 } from "./format.ts";
+import { typeOfInfo } from "../backends/host_common.ts";
 import { CAT_HELP, DU_HELP, LS_HELP, STAT_HELP, TREE_HELP } from "./help.ts";
 import { parseCount } from "./option_values.ts";
 import type { CliContext } from "./output.ts";

@@ -5,6 +5,7 @@
  */
 
 import { Permissions } from "../core/types.ts";
+import { typeOfInfo } from "../backends/host_common.ts";
 
 const BYTE_UNITS = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
 
@@ -40,18 +41,6 @@ const TYPE_CHARS: Readonly<Record<string, string>> = {
   chardev: "c",
   blockdev: "b",
 };
-
-/** The type of a `Deno.FileInfo` as the backend names it (`file`, `dir`, `symlink`, …). */
-export function typeOfInfo(info: Deno.FileInfo): string {
-  if (info.isFile) return "file";
-  if (info.isDirectory) return "dir";
-  if (info.isSymlink) return "symlink";
-  if (info.isFifo) return "fifo";
-  if (info.isSocket) return "socket";
-  if (info.isCharDevice) return "chardev";
-  if (info.isBlockDevice) return "blockdev";
-  return "unknown";
-}
 
 /** The `ls -l` mode column, e.g. `drwxr-xr-x`. */
 export function formatModeString(info: Deno.FileInfo): string {
