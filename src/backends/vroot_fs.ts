@@ -808,22 +808,41 @@ export class VRootFsBackend extends Layerable
    * `options.mode`, default 0o644) when missing.
    */
   writeFile(path: string, data: Uint8Array, options?: WriteFileOptions): Promise<void> {
-    const op = "writefile";
+    const createNew = options?.createNew === true;
+    return this.#writeData("writefile", path, data, options, {
+      append: false,
+      create: createNew || options?.create !== false,
+      createNew,
+    });
+  }
+
+  /**
+   * The body of `writeFile` and `appendFile`: open the entry (never
+   * following a link), give a file it creates exactly the requested mode
+   * and owner, and write all of `data` (a copy, taken before the first
+   * await).
+   */
+  #writeData(
+    op: string,
+    path: string,
+    data: Uint8Array,
+    options: CreateOptions | undefined,
+    how: { append: boolean; create: boolean; createNew: boolean },
+  ): Promise<void> {
     return this.#at(op, path, "write", false, async (root, dir, name) => {
       if (!(data instanceof Uint8Array)) {
         throw fsError("EINVAL", op, path, { reason: "data must be a Uint8Array" });
       }
       if (name === "") throw fsError("EISDIR", op, path);
       const bytes = data.slice();
-      const createNew = options?.createNew === true;
       const mode = (options?.mode ?? 0o644) & 0o7777;
       const { file, created } = await this.#openAt(root, dir, name, path, op, {
         read: false,
         write: true,
-        append: false,
-        truncate: true,
-        create: createNew || options?.create !== false,
-        createNew,
+        append: how.append,
+        truncate: !how.append,
+        create: how.create,
+        createNew: how.createNew,
         mode: this.#hostMode(mode, 0o644),
         allowDir: false,
       });
@@ -950,31 +969,10 @@ export class VRootFsBackend extends Layerable
 
   /** Append `data` to `path`, creating it with exactly `options.mode` (default 0o644) when missing. */
   appendFile(path: string, data: Uint8Array, options?: CreateOptions): Promise<void> {
-    const op = "appendfile";
-    return this.#at(op, path, "write", false, async (root, dir, name) => {
-      if (!(data instanceof Uint8Array)) {
-        throw fsError("EINVAL", op, path, { reason: "data must be a Uint8Array" });
-      }
-      if (name === "") throw fsError("EISDIR", op, path);
-      const bytes = data.slice();
-      const mode = (options?.mode ?? 0o644) & 0o7777;
-      const { file, created } = await this.#openAt(root, dir, name, path, op, {
-        read: false,
-        write: true,
-        append: true,
-        truncate: false,
-        create: true,
-        createNew: false,
-        mode: this.#hostMode(mode, 0o644),
-        allowDir: false,
-      });
-      try {
-        if (created) await this.#created(dir.child(name), options, await file.stat(), mode);
-        await writeAll(file, bytes);
-      } finally {
-        file.close();
-      }
-      this.#changed.markEntry(path, split(path).parent);
+    return this.#writeData("appendfile", path, data, options, {
+      append: true,
+      create: true,
+      createNew: false,
     });
   }
 
