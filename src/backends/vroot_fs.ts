@@ -337,6 +337,10 @@ export class VRootFsBackend extends Layerable
   #want: Containment | "auto";
   #host: Promise<HostRoot> | undefined;
   #closed = false;
+  #closing: Promise<void> | undefined;
+  // Operations between their start and their end: close() waits for them.
+  #running = 0;
+  #drained: (() => void) | undefined;
   // Checked containment only: symlink/rename/link exclusive, the rest shared.
   #lock = new RwLock();
   #changed = new ChangedPaths();
@@ -399,14 +403,33 @@ export class VRootFsBackend extends Layerable
     return (await this.#root("VRootFsBackend", "/")).containment;
   }
 
-  /** Release the root's descriptor. Later operations fail with `EBADF`. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
+  /**
+   * Release the root's descriptor once the operations already started have
+   * finished. Later operations fail with `EBADF`.
+   */
+  close(): Promise<void> {
+    return this.#closing ??= this.#close();
+  }
+
+  async #close(): Promise<void> {
     this.#closed = true;
+    // An operation in flight still walks from the root's descriptor: closed
+    // under it, the number could be reused by another open and name a
+    // directory outside the root.
+    if (this.#running > 0) await new Promise<void>((resolve) => this.#drained = resolve);
     const host = this.#host;
     if (host) await (await host.catch(() => undefined))?.close();
     this.#owners?.close();
     this.#owners = undefined;
+  }
+
+  /** One operation ended (see {@linkcode VRootFsBackend.close}). */
+  #finished(): void {
+    if (--this.#running === 0 && this.#drained) {
+      const drained = this.#drained;
+      this.#drained = undefined;
+      drained();
+    }
   }
 
   /** Same as {@linkcode VRootFsBackend.close}, for `await using`. */
@@ -542,6 +565,7 @@ export class VRootFsBackend extends Layerable
     task: (root: HostRoot, dir: HeldDir, name: string) => Promise<T>,
     holdSelf = false,
   ): Promise<T> {
+    this.#running++;
     try {
       this.#check(path, operation, kind);
       const root = await this.#root(operation, path);
@@ -562,6 +586,8 @@ export class VRootFsBackend extends Layerable
       return root.containment === "checked" ? await this.#lock.with(exclusive, run) : await run();
     } catch (e) {
       throw this.#fail(e, operation, path);
+    } finally {
+      this.#finished();
     }
   }
 
@@ -572,6 +598,7 @@ export class VRootFsBackend extends Layerable
     to: string,
     task: (root: HostRoot, a: HeldDir, aName: string, b: HeldDir, bName: string) => Promise<T>,
   ): Promise<T> {
+    this.#running++;
     try {
       this.#check(from, operation, "write", to);
       this.#check(to, operation, "write", to);
@@ -600,6 +627,8 @@ export class VRootFsBackend extends Layerable
       return root.containment === "checked" ? await this.#lock.with(true, run) : await run();
     } catch (e) {
       throw this.#fail(e, operation, from, to);
+    } finally {
+      this.#finished();
     }
   }
 

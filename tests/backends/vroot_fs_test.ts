@@ -79,6 +79,31 @@ Deno.test("VRootFsBackend: after close every operation fails with EBADF", async 
 });
 
 for (const containment of ["anchored", "checked"] as const) {
+  Deno.test(`VRootFsBackend (${containment}): close waits for the operations in flight`, async () => {
+    // Closing releases the root's descriptor: an operation still walking
+    // from it would otherwise find its number closed or, once reused by
+    // another open, naming some other directory.
+    await withBackend(containment, async (b) => {
+      for (let i = 0; i < 8; i++) await b.writeFile(`/f${i}`, enc.encode(`content ${i}`));
+      const settled: string[] = [];
+      const reads = Array.from(
+        { length: 8 },
+        (_, i) =>
+          b.readFile(`/f${i}`).then(
+            (d) => settled.push(dec.decode(d)),
+            (e) => settled.push(e.code),
+          ),
+      );
+      await b.close();
+      assert.equal(settled.length, 8, "every operation started before close() has finished");
+      await Promise.all(reads);
+      assert.deepEqual(settled.sort(), Array.from({ length: 8 }, (_, i) => `content ${i}`));
+      assert.equal(await code(b.lstat("/f0")), "EBADF");
+    });
+  });
+}
+
+for (const containment of ["anchored", "checked"] as const) {
   Deno.test(`VRootFsBackend (${containment}): new entries get exactly the mode asked for`, async () => {
     await withBackend(containment, async (b, dir) => {
       await b.writeFile("/f", new Uint8Array(1), { mode: 0o777 });
