@@ -239,6 +239,9 @@ export class MountHandle implements AsyncDisposable {
   #keepAlive: unknown[];
   #initPatch?: InitReplyPatch;
   #ended = false;
+  // The session loop has returned: the kernel connection, and with it the
+  // connection number, is no longer ours.
+  #loopEnded = false;
   #unmountRequested = false;
   #minor?: number;
   #abortListener?: () => void;
@@ -265,8 +268,14 @@ export class MountHandle implements AsyncDisposable {
     this.#keepAlive = keepAlive;
     this.#initPatch = initPatch;
     this.finished = loop.then(
-      (code) => this.#end(code === 0 ? undefined : new Error(`fuse_session_loop returned ${code}`)),
-      (e) => this.#end(e instanceof Error ? e : new Error(String(e))),
+      (code) => {
+        this.#loopEnded = true;
+        return this.#end(code === 0 ? undefined : new Error(`fuse_session_loop returned ${code}`));
+      },
+      (e) => {
+        this.#loopEnded = true;
+        return this.#end(e instanceof Error ? e : new Error(String(e)));
+      },
     );
   }
 
@@ -491,8 +500,12 @@ export class MountHandle implements AsyncDisposable {
   }
 
   async #abort(): Promise<void> {
-    if (this.#ended || this.#minor === undefined) return;
-    if (!(await abortConnection(this.#minor))) {
+    // Once the loop has returned the connection is gone, and the kernel
+    // hands its number to the next FUSE mount at once: aborting "it" then
+    // would cut someone else's mount. Asked again right before each write.
+    const ours = () => !this.#loopEnded;
+    if (!ours() || this.#minor === undefined) return;
+    if (!(await abortConnection(this.#minor, ours))) {
       console.error(
         `anyfs mount: ${this.mountPoint} is detached but still in use; it ends when the ` +
           `last user leaves (mount fusectl to allow forcing it)`,

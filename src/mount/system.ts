@@ -206,10 +206,18 @@ const FUSECTL = "/sys/fs/fuse/connections";
  * fusectl first when this process may). Every pending and future request
  * of the connection fails with `ENOTCONN`; the server's loop ends. Returns
  * whether it could be done.
+ *
+ * `stillOurs` is asked right before each attempt: a connection's number is
+ * reused by the next FUSE mount as soon as the connection ends, so the
+ * caller must know that its connection is still alive.
  */
-export async function abortConnection(minor: number): Promise<boolean> {
+export async function abortConnection(
+  minor: number,
+  stillOurs: () => boolean = () => true,
+): Promise<boolean> {
   const abortFile = `${FUSECTL}/${minor}/abort`;
   const tryAbort = async () => {
+    if (!stillOurs()) return false;
     try {
       await Deno.writeTextFile(abortFile, "1");
       return true;

@@ -4,8 +4,10 @@ import assert from "node:assert/strict";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { isAvailable, mount, MountError, MountHandle } from "../../mount.ts";
 import { mountAt } from "../../src/mount/system.ts";
+import type { FileHandle, OpenOptions } from "../../src/core/backend.ts";
+import { HandleWrapper, Middleware } from "../../src/middleware/middleware.ts";
 import { coreOnly } from "../fixtures/core_only.ts";
-import { sh, shOk, withMount } from "./helpers.ts";
+import { delay, sh, shOk, withMount } from "./helpers.ts";
 import { fuseTest } from "../_fuse.ts";
 
 fuseTest("isAvailable reports this machine can mount, naming the library", () => {
@@ -360,3 +362,57 @@ fuseTest("invalidate() makes a direct backend change visible under cache: always
     assert.equal(await shOk(`cat f`, mp), "new!");
   });
 });
+
+/** A backend whose open files of `/slow` take `ms` milliseconds to close. */
+class SlowClose extends Middleware {
+  constructor(inner: MemoryBackend, readonly ms: number) {
+    super(inner);
+  }
+  override async open(path: string, options: OpenOptions): Promise<FileHandle> {
+    const handle = await super.open(path, options);
+    if (path !== "/slow") return handle;
+    const ms = this.ms;
+    return new class extends HandleWrapper {
+      override async close(): Promise<void> {
+        await delay(ms);
+        return super.close();
+      }
+    }(handle);
+  }
+}
+
+fuseTest(
+  "a forced unmount never aborts another mount that reused its connection number",
+  async () => {
+    // The kernel numbers FUSE connections from a pool and hands a freed
+    // number to the next mount at once. Once this mount's connection is gone
+    // (only a backend operation left to drain), cutting "its" connection
+    // through fusectl would cut whoever has that number now.
+    const inner = new MemoryBackend();
+    await inner.writeFile("/slow", new TextEncoder().encode("slow"));
+    const first = await Deno.makeTempDir({ prefix: "anyfs-mnt-test-" });
+    const second = await Deno.makeTempDir({ prefix: "anyfs-mnt-test-" });
+    let other: MountHandle | undefined;
+    try {
+      const m = await mount(new SlowClose(inner, 4_000), first, { handleSignals: false });
+      // The kernel sends the release of a closed file in the background:
+      // cat is gone, the backend is still closing its handle.
+      await shOk(`cat slow`, first);
+      while (m.stats.inFlight === 0) await delay(10);
+      const unmounting = m.unmount({ force: true });
+      // The connection ends with the mount; the next mount takes its number.
+      while (await mountAt(first)) await delay(10);
+      other = await mount(new MemoryBackend(), second, { handleSignals: false });
+      await unmounting;
+      assert.equal(other.mounted, true);
+      await Deno.writeTextFile(`${second}/still-served.txt`, "yes");
+      assert.equal(await shOk(`cat still-served.txt`, second), "yes");
+    } finally {
+      if (other?.mounted) await other.unmount({ force: true });
+      for (const mp of [first, second]) {
+        if (await mountAt(mp)) await shOk(`fusermount3 -u -z '${mp}'`);
+        await Deno.remove(mp, { recursive: true }).catch(() => {});
+      }
+    }
+  },
+);
