@@ -478,15 +478,19 @@ export class FuseAdapter implements LowLevelHandlers {
 
   #openOptions(flags: number): OpenOptions {
     const acc = flags & O.accmode;
-    const write = acc !== O.rdonly;
+    // Linux truncates on O_TRUNC whatever the access mode (open(2) asks for
+    // write permission instead), so O_RDONLY|O_TRUNC empties the file too;
+    // the backend handle must then be writable to do it. The kernel still
+    // sends no writes through a read-only descriptor.
+    const truncate = (flags & O.trunc) !== 0;
     return {
       // With the writeback cache the kernel reads pages to fill partial
       // writes, even through a write-only descriptor, and applies O_APPEND
       // itself: handles must be readable and positional.
       read: acc !== O.wronly || this.#writeback,
-      write,
+      write: acc !== O.rdonly || truncate,
       append: (flags & O.append) !== 0 && !this.#writeback,
-      truncate: (flags & O.trunc) !== 0 && write,
+      truncate,
     };
   }
 

@@ -46,6 +46,15 @@ for (const cache of ["never", "auto", "always"] as CachePolicy[]) {
       assert.match(l1, /^2 \d+ 11 640 regular file$/);
 
       // truncate up and down, dd with seek/conv=notrunc
+      // O_RDONLY|O_TRUNC empties a file on Linux, as on any local file system
+      await backend.writeFile("/rt.txt", new TextEncoder().encode("gone"));
+      await shOk(
+        `python3 -c "import os; os.close(os.open('rt.txt', os.O_RDONLY | os.O_TRUNC))"`,
+        mp,
+      );
+      assert.equal((await backend.lstat("/rt.txt")).size, 0);
+      await backend.unlink("/rt.txt");
+
       await shOk(`truncate -s 5 a.txt && truncate -s 8 a.txt`, mp);
       assert.deepEqual([...await backend.readFile("/a.txt")], [
         ...new TextEncoder().encode("hello"),
