@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { capabilitiesOf } from "../../src/core/backend.ts";
+import type { InstrumentedOperation } from "../../src/middleware/instrumented.ts";
 import { Metrics, type MetricsOptions } from "../../src/middleware/metrics.ts";
 import { Middleware } from "../../src/middleware/middleware.ts";
 import { BackendStack } from "../../src/middleware/stack.ts";
@@ -288,4 +289,64 @@ Deno.test("a bad latency option is EINVAL", () => {
       { code: "EINVAL" },
     );
   }
+});
+
+Deno.test('latency "off": every core operation, failed or not, is counted exactly, also after reset()', async () => {
+  const metrics = new Metrics(new MemoryBackend(), { latency: "off" });
+  for (let pass = 0; pass < 2; pass++) {
+    await metrics.mkdir("/d");
+    await assert.rejects(metrics.mkdir("/d"), { code: "EEXIST" });
+    await metrics.writeFile("/d/a", new Uint8Array(5));
+    await assert.rejects(metrics.writeFile("/nope/a", new Uint8Array(3)), { code: "ENOENT" });
+    assert.equal((await metrics.readFile("/d/a")).length, 5);
+    assert.equal((await metrics.readDir("/d")).length, 1);
+    await metrics.lstat("/d/a");
+    assert.equal(await metrics.tryLstat("/d/b"), null);
+    await metrics.rename("/d/a", "/d/b");
+    await assert.rejects(metrics.rename("/d/a", "/d/c"), { code: "ENOENT" });
+    await metrics.unlink("/d/b");
+    await assert.rejects(metrics.unlink("/d/b"), { code: "ENOENT" });
+    await metrics.rmdir("/d");
+    await assert.rejects(metrics.rmdir("/d"), { code: "ENOENT" });
+    const snap = metrics.snapshot();
+    const counts = Object.fromEntries(
+      Object.entries(snap.operations).map(([op, s]) => [op, [s.count, s.errors, s.timed]]),
+    );
+    assert.deepEqual(counts, {
+      mkdir: [2, { EEXIST: 1 }, 0],
+      writeFile: [2, { ENOENT: 1 }, 0],
+      readFile: [1, {}, 0],
+      readDir: [1, {}, 0],
+      lstat: [2, { ENOENT: 1 }, 0],
+      rename: [2, { ENOENT: 1 }, 0],
+      unlink: [2, { ENOENT: 1 }, 0],
+      rmdir: [2, { ENOENT: 1 }, 0],
+    });
+    assert.equal(snap.bytesWritten, 5, "a failed write writes no bytes");
+    assert.equal(snap.bytesRead, 5);
+    metrics.reset();
+  }
+});
+
+Deno.test("a subclass overriding observe sees the core operations too", async () => {
+  const seen: string[] = [];
+  class Spy extends Metrics {
+    protected override observe<T>(
+      operation: InstrumentedOperation,
+      path: string,
+      dest: string | undefined,
+      bytes: number,
+      run: () => Promise<T>,
+    ): Promise<T> {
+      seen.push(operation);
+      return super.observe(operation, path, dest, bytes, run);
+    }
+  }
+  const spy = new Spy(new MemoryBackend(), { latency: "off" });
+  await spy.writeFile("/a", new Uint8Array(1));
+  await spy.lstat("/a");
+  await spy.tryLstat("/b");
+  await spy.unlink("/a");
+  assert.deepEqual(seen, ["writeFile", "lstat", "lstat", "unlink"]);
+  assert.equal(spy.snapshot().operations.lstat.count, 2);
 });
