@@ -127,6 +127,12 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
   #last: number;
   /** Tokens taken since `#last`, at times not read from the clock. */
   #untimed = 0;
+  /**
+   * Every operation costs one token and `take` is this class's own, so
+   * {@linkcode #admit} may take a token itself while one is there and no
+   * refill is due.
+   */
+  readonly #unitCosts: boolean;
 
   /** Wrap `inner`; `EINVAL` for a non-positive rate, window or burst. */
   constructor(inner: B, options: RateLimitOptions) {
@@ -160,6 +166,7 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
     this.#slack = Math.max(1, Math.floor(burst / 64));
     this.#tokens = burst;
     this.#last = this.#clock.now();
+    this.#unitCosts = options.costs === undefined && this.take === RateLimit.prototype.take;
   }
 
   /**
@@ -243,6 +250,13 @@ export class RateLimit<B extends Backend = Backend> extends Middleware<B> {
    * `EAGAIN`.
    */
   #admit(operation: RateLimitedOperation, path: string, bytes = 0): Promise<void> | undefined {
+    // What `take` does in the common case, without its calls: in a stack
+    // over an in-memory backend they showed as a few percent.
+    if (this.#unitCosts && this.#tokens >= 1 && this.#untimed < this.#slack) {
+      this.#tokens--;
+      this.#untimed++;
+      return undefined;
+    }
     try {
       return this.take(operation, path, bytes);
     } catch (e) {

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { capabilitiesOf } from "../../src/core/backend.ts";
-import { RateLimit, type RateLimitClock } from "../../src/middleware/rate_limit.ts";
+import {
+  RateLimit,
+  type RateLimitClock,
+  type RateLimitedOperation,
+} from "../../src/middleware/rate_limit.ts";
 
 /** A clock that only moves when told to; `sleep` records the wait and moves time by it. */
 class FakeClock implements RateLimitClock {
@@ -221,4 +225,20 @@ Deno.test("tryLstat is charged as lstat and probes without a failing lstat", asy
   assert.equal((await r.tryLstat("/"))?.type, "dir");
   await assert.rejects(r.tryLstat("/"), { code: "EAGAIN" });
   assert.equal(m.lstats, 0);
+});
+
+Deno.test("a subclass overriding take() is asked for every operation", async () => {
+  const asked: string[] = [];
+  class Logged extends RateLimit {
+    protected override take(operation: RateLimitedOperation, path: string, bytes = 0) {
+      asked.push(`${operation} ${path}`);
+      return super.take(operation, path, bytes);
+    }
+  }
+  const limited = new Logged(new MemoryBackend(), { maxOps: 1e9 });
+  await limited.writeFile("/a", new Uint8Array(1));
+  await limited.lstat("/a");
+  await limited.readFile("/a");
+  await limited.unlink("/a");
+  assert.deepEqual(asked, ["writeFile /a", "lstat /a", "readFile /a", "unlink /a"]);
 });
