@@ -674,14 +674,45 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
   }
 
   /** Checks the limits, forwards, and counts the change. */
-  override async mkdir(path: string, options?: CreateOptions): Promise<void> {
+  override mkdir(path: string, options?: CreateOptions): Promise<void> {
+    if (
+      !this.#locked && this.#scanError === undefined && this.#limits.maxDirEntries === undefined &&
+      this.#fitsNewNode(path)
+    ) {
+      // The common case without an async function around it: mkdir creates
+      // exactly one node or fails without a change, and the limits allow
+      // one more node whatever is there, so there is nothing to probe.
+      this.#locked = true;
+      let made: Promise<void>;
+      try {
+        made = this.inner.mkdir(path, options);
+      } catch (e) {
+        this.#unlock();
+        return Promise.reject(e);
+      }
+      return made.then(this.#madeDir, this.#unlockAndThrow);
+    }
+    return this.#mkdirLocked(path, options);
+  }
+
+  /** A directory was made by the fast path of {@linkcode Quota.mkdir}. */
+  readonly #madeDir = (): void => {
+    this.#nodes++;
+    this.#unlock();
+  };
+
+  /** Release the lock and pass the error on. */
+  readonly #unlockAndThrow = (error: unknown): never => {
+    this.#unlock();
+    throw error;
+  };
+
+  async #mkdirLocked(path: string, options?: CreateOptions): Promise<void> {
     const turn = this.#lock();
     if (turn !== undefined) await turn;
     try {
       this.#requireScan("mkdir", path);
       if (this.#limits.maxDirEntries === undefined && this.#fitsNewNode(path)) {
-        // No probe: mkdir creates exactly one node or fails without a
-        // change, and the limits allow one more node whatever is there.
         await this.inner.mkdir(path, options);
         this.#nodes++;
         return;
