@@ -26,18 +26,34 @@
  *   deliberately no index on `ino`: it would cost a page write on every
  *   create for the benefit of the rare inode-to-path query, which uses the
  *   `parent` hint instead.
- * - `chunks(ino, idx, data)`: file content in blocks of
- *   {@linkcode CHUNK_SIZE} bytes; chunk `idx` holds bytes
- *   `[idx * CHUNK_SIZE, (idx + 1) * CHUNK_SIZE)`. A missing chunk, or the
- *   part of a chunk past its stored length, reads as zeros (sparse files).
- *   No chunk holds bytes past the file's size. It is a rowid table with a
- *   unique index on `(ino, idx)`: SQLite stores large BLOBs faster in rowid
- *   tables than in `WITHOUT ROWID` ones (measured 25–30 % on writes).
+ * - `chunks(ino, idx, data)`: the content of files that are not inline
+ *   (see version 3), in blocks of {@linkcode CHUNK_SIZE} bytes; chunk `idx`
+ *   holds bytes `[idx * CHUNK_SIZE, (idx + 1) * CHUNK_SIZE)`. A missing
+ *   chunk, or the part of a chunk past its stored length, reads as zeros
+ *   (sparse files). No chunk holds bytes past the file's size. It is a rowid
+ *   table with a unique index on `(ino, idx)`: SQLite stores large BLOBs
+ *   faster in rowid tables than in `WITHOUT ROWID` ones (measured 25–30 % on
+ *   writes).
  * - `xattrs(ino, name, value)`: extended attributes.
  * - `holders(ino, session)`: inodes that an open handle of a live
  *   {@linkcode SqliteBackend} holds, so that another process never reaps an
  *   unlinked file that is still open elsewhere. Rows of crashed processes are
  *   cleared when a backend opens the database alone.
+ *
+ * ## Version 3: inline content
+ * `inodes` gains a last column, `data BLOB`. When it is not NULL, the
+ * file's content is inline: bytes `[0, length(data))` are `data`, the rest
+ * up to `size` reads as zeros, and the file has no rows in `chunks`. When it
+ * is NULL (every node of a version-2 database, and every file that grew past
+ * {@linkcode INLINE_MAX}) the content is in `chunks` as before. Inline data
+ * is never longer than {@linkcode CHUNK_SIZE}, so it can always become
+ * chunk 0. Why: creating a small file then writes its inode row (with the
+ * bytes), its name and its directory's row — no chunk row, no chunk-index
+ * entry — and reading it is one row.
+ *
+ * It is the last column on purpose: SQLite decodes a row's columns in
+ * order and reads a long value's overflow pages only when that column is
+ * asked for, so statements that read metadata never load the content.
  *
  * @module
  */
@@ -50,6 +66,16 @@ import type { DatabaseSync } from "node:sqlite";
  * records the size it was created with and is refused if it differs.
  */
 export const CHUNK_SIZE = 65536;
+
+/**
+ * Largest content (bytes) a write keeps inline in the file's inode row
+ * (format version 3) instead of in chunks. A file is made inline when it is
+ * created, replaced whole or truncated to at most this size, and moves to
+ * chunks, in the same transaction, when a write would make its inline bytes
+ * longer. It is a policy, not part of the format: any inline length up to
+ * {@linkcode CHUNK_SIZE} reads correctly.
+ */
+export const INLINE_MAX = 4096;
 
 /** `PRAGMA application_id` of an AnyFS database: "AnyF" in ASCII. */
 export const SQLITE_APPLICATION_ID = 0x416e7946;
@@ -177,6 +203,15 @@ export const MIGRATIONS: readonly Migration[] = [
           SET size = (2 + (SELECT count(*) FROM entries WHERE parent = inodes.ino)) * ${DIRENT_SIZE}
           WHERE (mode & 0xf000) = 0x4000;
       `);
+    },
+  },
+  {
+    version: 3,
+    description: "small files keep their content inline in their inode row",
+    up(db) {
+      // Existing files stay in chunks (data NULL) until rewritten: adding a
+      // column is a change of the schema only, instant at any size.
+      db.exec("ALTER TABLE inodes ADD COLUMN data BLOB");
     },
   },
 ];

@@ -3,6 +3,8 @@ import { DatabaseSync } from "node:sqlite";
 import { SqliteBackend } from "../../src/backends/sqlite.ts";
 import {
   CHUNK_SIZE,
+  INLINE_MAX,
+  MIGRATIONS,
   SCHEMA_VERSION,
   SQLITE_APPLICATION_ID,
 } from "../../src/backends/sqlite_schema.ts";
@@ -75,6 +77,16 @@ function rawQuery<T>(file: string, sql: string, ...params: (number | string)[]):
 
 function chunkCount(file: string, ino: number): number {
   return rawQuery<{ n: number }>(file, "SELECT count(*) AS n FROM chunks WHERE ino = ?", ino)[0].n;
+}
+
+/** The inline content of inode `ino` as text, or `null` when its content is in chunks. */
+function inlineText(file: string, ino: number): string | null {
+  const [row] = rawQuery<{ data: Uint8Array | null }>(
+    file,
+    "SELECT data FROM inodes WHERE ino = ?",
+    ino,
+  );
+  return row.data === null ? null : text(row.data);
 }
 
 Deno.test("SqliteBackend has every capability and they are inferred the same way", () => {
@@ -581,10 +593,16 @@ Deno.test("copyFile copies content and permission bits inside the database", asy
     await b.copyFile("/src", "/dst");
     assert.deepEqual(await b.readFile("/dst"), data);
     assert.equal((await b.lstat("/dst")).mode, 0o100640);
+    assert.equal(chunkCount(file, (await b.lstat("/dst")).ino), 3);
     await b.writeFile("/other", bytes("short"));
     await b.copyFile("/other", "/dst");
     assert.equal(text(await b.readFile("/dst")), "short");
-    assert.equal(chunkCount(file, (await b.lstat("/dst")).ino), 1);
+    // The copy of an inline file is inline: the old chunks are gone.
+    assert.equal(chunkCount(file, (await b.lstat("/dst")).ino), 0);
+    assert.equal(inlineText(file, (await b.lstat("/dst")).ino), "short");
+    await b.copyFile("/src", "/fresh");
+    assert.deepEqual(await b.readFile("/fresh"), data);
+    assert.equal(inlineText(file, (await b.lstat("/fresh")).ino), null);
     await b.copyFile("/src", "/src");
     assert.deepEqual(await b.readFile("/src"), data);
   });
@@ -805,26 +823,133 @@ Deno.test("a directory's size follows its entries through every kind of change",
   }
 });
 
+/**
+ * A database exactly as AnyFS of format `version` (1 or 2) wrote it: the
+ * schema from that version's own migrations, then rows inserted by SQL.
+ * Root (1) holds `d` (dir, 2) and `link` (symlink to `/d/small`, 6); `/d`
+ * holds `small` (3, "hello", also named `hard`), `big` (4, a chunk and 10
+ * bytes more) and `sparse` (5, 3 chunks long, only bytes 100-199 of chunk 1
+ * stored). Version 1 kept directory sizes at 0.
+ */
+function oldDatabase(file: string, version: 1 | 2): { big: Uint8Array; middle: Uint8Array } {
+  const db = new DatabaseSync(file);
+  const big = pattern(CHUNK_SIZE + 10, 5);
+  const middle = pattern(100, 6);
+  try {
+    db.exec("PRAGMA journal_mode = WAL; BEGIN IMMEDIATE");
+    for (const migration of MIGRATIONS.slice(0, version)) {
+      migration.up(db, { now: 1000, uid: 0, gid: 0 });
+    }
+    db.exec(`PRAGMA user_version = ${version}; PRAGMA application_id = ${SQLITE_APPLICATION_ID}`);
+    const dirSize = (entries: number) => version === 1 ? 0 : (2 + entries) * 20;
+    db.prepare("UPDATE inodes SET nlink = 3, size = ? WHERE ino = 1").run(dirSize(2));
+    const inode = db.prepare(
+      `INSERT INTO inodes (ino, mode, uid, gid, nlink, size, atime, mtime, ctime, btime, rdev, target, parent)
+       VALUES (?, ?, 0, 0, ?, ?, 1000, 1000, 1000, 1000, 0, ?, ?)`,
+    );
+    inode.run(2, 0o040755, 2, dirSize(4), null, 1);
+    inode.run(3, 0o100644, 2, 5, null, 2);
+    inode.run(4, 0o100600, 1, big.length, null, 2);
+    inode.run(5, 0o100644, 1, 3 * CHUNK_SIZE, null, 2);
+    inode.run(6, 0o120777, 1, 8, "/d/small", 1);
+    const entry = db.prepare("INSERT INTO entries (parent, name, ino) VALUES (?, ?, ?)");
+    for (
+      const [parent, name, ino] of [[1, "d", 2], [1, "link", 6], [2, "small", 3], [2, "hard", 3], [
+        2,
+        "big",
+        4,
+      ], [2, "sparse", 5]] as const
+    ) {
+      entry.run(parent, name, ino);
+    }
+    const chunk = db.prepare("INSERT INTO chunks (ino, idx, data) VALUES (?, ?, ?)");
+    chunk.run(3, 0, bytes("hello"));
+    chunk.run(4, 0, big.subarray(0, CHUNK_SIZE));
+    chunk.run(4, 1, big.subarray(CHUNK_SIZE));
+    const stored = new Uint8Array(200);
+    stored.set(middle, 100);
+    chunk.run(5, 1, stored);
+    db.prepare("INSERT INTO xattrs (ino, name, value) VALUES (3, 'user.k', ?)").run(bytes("v"));
+    db.exec("COMMIT");
+  } finally {
+    db.close();
+  }
+  return { big, middle };
+}
+
 Deno.test("opening a version-1 database records every directory's size (migration 2)", async () => {
   await withDb(async (file) => {
-    {
-      using b = SqliteBackend.open(file);
-      await b.mkdir("/d");
-      await b.mkdir("/d/e");
-      for (let i = 0; i < 5; i++) await b.writeFile(`/d/f${i}`, bytes("x"));
-    }
-    // Turn it back into what version 1 wrote: directory sizes of 0.
-    const raw = new DatabaseSync(file);
-    raw.exec("UPDATE inodes SET size = 0 WHERE (mode & 0xf000) = 0x4000; PRAGMA user_version = 1");
-    raw.close();
+    oldDatabase(file, 1);
     using b = SqliteBackend.open(file);
     const [row] = rawQuery<Record<string, number>>(file, "PRAGMA user_version");
     assert.equal(Object.values(row)[0], SCHEMA_VERSION);
-    assert.equal((await b.lstat("/d")).size, (2 + 6) * 20);
-    assert.equal((await b.lstat("/d/e")).size, 2 * 20);
-    assert.equal((await b.lstat("/")).size, 3 * 20);
+    assert.equal((await b.lstat("/d")).size, (2 + 4) * 20);
+    assert.equal((await b.lstat("/")).size, (2 + 2) * 20);
+    await b.mkdir("/d/e");
     await b.writeFile("/d/new", bytes("y"));
     await assertDirSizes(b, ["/", "/d", "/d/e"]);
+  });
+});
+
+Deno.test("a version-2 database opens and reads as before, and its files change correctly (migration 3)", async () => {
+  await withDb(async (file) => {
+    const { big, middle } = oldDatabase(file, 2);
+    {
+      using b = SqliteBackend.open(file);
+      const [row] = rawQuery<Record<string, number>>(file, "PRAGMA user_version");
+      assert.equal(Object.values(row)[0], SCHEMA_VERSION);
+      assert.deepEqual(b.integrityCheck(), ["ok"]);
+      // Everything reads as version 2 stored it, through every read path.
+      assert.equal(text(await b.readFile("/d/small")), "hello");
+      assert.equal(text(await b.readFile("/d/hard")), "hello");
+      assert.deepEqual(await b.readFile("/d/big"), big);
+      assert.deepEqual(
+        await b.read("/d/big", CHUNK_SIZE - 2, 5),
+        big.slice(CHUNK_SIZE - 2, CHUNK_SIZE + 3),
+      );
+      const sparse = new Uint8Array(3 * CHUNK_SIZE);
+      sparse.set(middle, CHUNK_SIZE + 100);
+      assert.deepEqual(await b.readFile("/d/sparse"), sparse);
+      const h = await b.open("/d/sparse", { read: true });
+      assert.deepEqual(
+        await h.read(CHUNK_SIZE + 50, 200),
+        sparse.slice(CHUNK_SIZE + 50, CHUNK_SIZE + 250),
+      );
+      await h.close();
+      assert.equal(await b.readLink("/link"), "/d/small");
+      assert.equal(text(await b.getXattr("/d/hard", "user.k")), "v");
+      assert.deepEqual((await b.readDir("/d")).map((e) => e.name), [
+        "big",
+        "hard",
+        "small",
+        "sparse",
+      ]);
+      const small = await b.lstat("/d/small");
+      assert.deepEqual([small.size, small.nlink, small.mode], [5, 2, 0o100644]);
+      assert.equal((await b.lstat("/d")).size, (2 + 4) * 20);
+      // Old files are in chunks, and change correctly from there.
+      assert.equal(inlineText(file, 3), null);
+      const w = await b.open("/d/small", { write: true, append: true });
+      await w.write(bytes(" world"), 0);
+      await w.close();
+      assert.equal(text(await b.readFile("/d/hard")), "hello world");
+      await b.truncate("/d/big", 3);
+      assert.deepEqual(await b.readFile("/d/big"), big.slice(0, 3));
+      assert.equal(chunkCount(file, 4), 0, "a file truncated small becomes inline");
+      assert.deepEqual(await b.readFile("/d/big"), big.slice(0, 3));
+      await b.writeFile("/d/sparse", bytes("now small"));
+      assert.equal(chunkCount(file, 5), 0);
+      assert.equal(inlineText(file, 5), "now small");
+      await b.writeFile("/d/new", bytes("new"));
+      assert.ok((await b.lstat("/d/new")).ino > 6);
+      await assertDirSizes(b, ["/", "/d"]);
+      assert.deepEqual(b.integrityCheck(), ["ok"]);
+    }
+    // And it all persists.
+    using again = SqliteBackend.open(file);
+    assert.equal(text(await again.readFile("/d/small")), "hello world");
+    assert.equal(text(await again.readFile("/d/sparse")), "now small");
+    assert.equal(text(await again.readFile("/d/new")), "new");
   });
 });
 
@@ -926,5 +1051,187 @@ Deno.test("a handle reads any range: across chunks, over holes, short chunks and
     const dir = await b.open("/", { read: true });
     await fails(dir.read(0, 10), "EISDIR");
     await dir.close();
+  });
+});
+
+/** Files whose inline content breaks the format's rules: chunks too, or longer than a chunk. */
+function inlineViolations(file: string): number {
+  return rawQuery<{ n: number }>(
+    file,
+    `SELECT count(*) AS n FROM inodes i WHERE i.data IS NOT NULL
+       AND (length(i.data) > ${CHUNK_SIZE} OR EXISTS (SELECT 1 FROM chunks c WHERE c.ino = i.ino))`,
+  )[0].n;
+}
+
+Deno.test("small files live inline in their inode row, and move to chunks and back as they grow and shrink", async () => {
+  await withDb(async (file) => {
+    using b = SqliteBackend.open(file);
+    await b.writeFile("/a", bytes("0123456789"));
+    const ino = (await b.lstat("/a")).ino;
+    assert.equal(inlineText(file, ino), "0123456789");
+    assert.equal(chunkCount(file, ino), 0);
+    const model = new Uint8Array(3 * CHUNK_SIZE);
+    model.set(bytes("0123456789"));
+    const h = await b.open("/a", { read: true, write: true });
+    // A write that ends exactly at the limit stays inline, leaving a hole of zeros.
+    await h.write(bytes("xy"), INLINE_MAX - 2);
+    model.set(bytes("xy"), INLINE_MAX - 2);
+    assert.equal(chunkCount(file, ino), 0);
+    assert.equal(inlineText(file, ino)?.length, INLINE_MAX);
+    assert.deepEqual(await b.readFile("/a"), model.slice(0, INLINE_MAX));
+    // One byte more moves the content to chunk 0, in the same write.
+    await h.write(bytes("z"), INLINE_MAX);
+    model.set(bytes("z"), INLINE_MAX);
+    assert.equal(inlineText(file, ino), null);
+    assert.equal(chunkCount(file, ino), 1);
+    assert.deepEqual(await b.readFile("/a"), model.slice(0, INLINE_MAX + 1));
+    // Shrinking to the limit or less makes it inline again.
+    await b.truncate("/a", 5);
+    model.fill(0, 5);
+    assert.equal(inlineText(file, ino), "01234");
+    assert.equal(chunkCount(file, ino), 0);
+    // Growing an inline file stores nothing: the rest reads as zeros.
+    await h.truncate(3 * CHUNK_SIZE);
+    assert.equal(inlineText(file, ino), "01234");
+    const meta = await h.stat();
+    assert.deepEqual([meta.size, meta.blocks], [3 * CHUNK_SIZE, 3 * CHUNK_SIZE / 512]);
+    assert.deepEqual(await b.readFile("/a"), model);
+    assert.deepEqual(
+      await h.read(2 * CHUNK_SIZE - 3, 10),
+      model.slice(2 * CHUNK_SIZE - 3, 2 * CHUNK_SIZE + 7),
+    );
+    assert.deepEqual(await b.read("/a", 2, 10), model.slice(2, 12));
+    // A write far past the inline bytes: chunk 0 keeps them, the middle stays a hole.
+    await h.write(bytes("far"), 2 * CHUNK_SIZE + 1);
+    model.set(bytes("far"), 2 * CHUNK_SIZE + 1);
+    assert.equal(inlineText(file, ino), null);
+    assert.equal(chunkCount(file, ino), 2);
+    assert.deepEqual(await b.readFile("/a"), model);
+    assert.deepEqual(await h.read(0, 3 * CHUNK_SIZE), model);
+    await h.close();
+
+    // Appending across the limit, by path and through an append handle.
+    await b.writeFile("/log", pattern(INLINE_MAX - 1));
+    await b.appendFile("/log", bytes("ab"));
+    const log = new Uint8Array(INLINE_MAX + 1);
+    log.set(pattern(INLINE_MAX - 1));
+    log.set(bytes("ab"), INLINE_MAX - 1);
+    assert.deepEqual(await b.readFile("/log"), log);
+    const logIno = (await b.lstat("/log")).ino;
+    assert.equal(chunkCount(file, logIno), 1);
+    // Opening with truncate empties it inline.
+    const t = await b.open("/log", { write: true, truncate: true });
+    assert.equal(inlineText(file, logIno), "");
+    assert.equal(chunkCount(file, logIno), 0);
+    await t.close();
+    const ap = await b.open("/log", { append: true });
+    await ap.write(bytes("one,"), 0);
+    await ap.write(pattern(INLINE_MAX), 0);
+    await ap.close();
+    const appended = new Uint8Array(4 + INLINE_MAX);
+    appended.set(bytes("one,"));
+    appended.set(pattern(INLINE_MAX), 4);
+    assert.deepEqual(await b.readFile("/log"), appended);
+    // A new, empty file made by open is inline from the start.
+    const fresh = await b.open("/fresh", { write: true, create: true });
+    assert.equal(inlineText(file, (await fresh.stat()).ino), "");
+    await fresh.write(bytes("abc"), 2);
+    await fresh.close();
+    assert.deepEqual(await b.readFile("/fresh"), new Uint8Array([0, 0, 97, 98, 99]));
+    assert.equal(inlineText(file, (await b.lstat("/fresh")).ino), "\0\0abc");
+    assert.equal(inlineViolations(file), 0);
+    assert.deepEqual(b.integrityCheck(), ["ok"]);
+  });
+});
+
+Deno.test("an inline file keeps its content through rename, hard links, and unlink while open", async () => {
+  await withDb(async (file) => {
+    using b = SqliteBackend.open(file);
+    await b.mkdir("/d");
+    await b.writeFile("/d/f", bytes("inline bytes"));
+    const ino = (await b.lstat("/d/f")).ino;
+    await b.rename("/d/f", "/g");
+    await b.link("/g", "/d/h");
+    assert.equal(text(await b.readFile("/d/h")), "inline bytes");
+    const h = await b.open("/g", { read: true, write: true });
+    await b.unlink("/g");
+    await b.unlink("/d/h");
+    // Unlinked but open: still readable and writable, across the limit too.
+    assert.equal(text(await h.read(0, 100)), "inline bytes");
+    await h.write(pattern(INLINE_MAX), 6);
+    const expected = new Uint8Array(6 + INLINE_MAX);
+    expected.set(bytes("inline"));
+    expected.set(pattern(INLINE_MAX), 6);
+    assert.deepEqual(await h.read(0, 2 * INLINE_MAX), expected);
+    assert.equal(chunkCount(file, ino), 1);
+    await h.close();
+    // The last handle gone, so is everything of the inode.
+    assert.equal(rawQuery(file, "SELECT 1 FROM inodes WHERE ino = ?", ino).length, 0);
+    assert.equal(chunkCount(file, ino), 0);
+    assert.deepEqual(b.integrityCheck(), ["ok"]);
+  });
+});
+
+Deno.test("random writes, appends and truncations around the inline limit read back like a plain byte array", async () => {
+  await withDb(async (file) => {
+    using b = SqliteBackend.open(file);
+    let seed = 12345;
+    const random = (n: number) => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed % n;
+    };
+    const models = new Map<string, Uint8Array>();
+    const names = ["/a", "/b", "/c"];
+    for (const name of names) {
+      await b.writeFile(name, new Uint8Array(0));
+      models.set(name, new Uint8Array(0));
+    }
+    // Sizes cluster around the limit, with now and then a far one.
+    const around = () =>
+      random(10) === 0 ? random(2 * CHUNK_SIZE) : Math.max(0, INLINE_MAX - 300 + random(600));
+    for (let step = 0; step < 400; step++) {
+      const name = names[random(names.length)];
+      let model = models.get(name)!;
+      const kind = random(6);
+      if (kind <= 1) {
+        const at = around();
+        const data = pattern(1 + random(kind === 0 ? 50 : 700), step);
+        const h = await b.open(name, { write: true });
+        await h.write(data, at);
+        await h.close();
+        const next = new Uint8Array(Math.max(model.length, at + data.length));
+        next.set(model);
+        next.set(data, at);
+        model = next;
+      } else if (kind === 2) {
+        const data = pattern(random(400), step);
+        await b.appendFile(name, data);
+        const next = new Uint8Array(model.length + data.length);
+        next.set(model);
+        next.set(data, model.length);
+        model = next;
+      } else if (kind === 3) {
+        const length = around();
+        await b.truncate(name, length);
+        const next = new Uint8Array(length);
+        next.set(model.subarray(0, Math.min(length, model.length)));
+        model = next;
+      } else if (kind === 4) {
+        model = pattern(around(), step);
+        await b.writeFile(name, model);
+      } else {
+        const other = names[random(names.length)];
+        if (other !== name) {
+          await b.copyFile(other, name);
+          model = models.get(other)!.slice();
+        }
+      }
+      models.set(name, model);
+      assert.deepEqual(await b.readFile(name), model, `step ${step} (${kind}) on ${name}`);
+      const at = random(model.length + 10);
+      assert.deepEqual(await b.read(name, at, 300), model.slice(at, at + 300), `step ${step} read`);
+    }
+    assert.equal(inlineViolations(file), 0);
+    assert.deepEqual(b.integrityCheck(), ["ok"]);
   });
 });
