@@ -1267,13 +1267,37 @@ export class SqliteBackend extends Layerable
       );
       return size;
     }
-    if (inline !== null) {
-      // Inline bytes are at most a chunk long, so they are exactly chunk 0.
-      if (inline.length > 0) this.#putChunk(ino, 0, inline);
-      this.#q("UPDATE inodes SET data = NULL WHERE ino = ?").run(ino);
+    if (inline === null) {
+      this.#writeRange(ino, content.size, position, data);
+      this.#touchModified(ino, size);
+      return size;
     }
-    this.#writeRange(ino, content.size, position, data);
-    this.#touchModified(ino, size);
+    // Moving to chunks. Inline bytes are at most a chunk long, so they
+    // become chunk 0, merged here with the part of `data` that falls in
+    // it rather than stored and read back; the file has no other chunks.
+    const insert = this.#q("INSERT INTO chunks (ino, idx, data) VALUES (?, ?, ?)");
+    let rest = data;
+    let restAt = position;
+    if (position < CHUNK_SIZE) {
+      const headEnd = Math.min(end, CHUNK_SIZE);
+      const head = new Uint8Array(Math.max(inline.length, headEnd));
+      head.set(inline);
+      head.set(data.subarray(0, headEnd - position), position);
+      insert.run(ino, 0, head);
+      rest = data.subarray(headEnd - position);
+      restAt = headEnd;
+    } else if (inline.length > 0) {
+      insert.run(ino, 0, inline);
+    }
+    // Past chunk 0 nothing is stored yet: size 0 tells #writeRange so.
+    this.#writeRange(ino, 0, restAt, rest);
+    const t = now();
+    this.#q("UPDATE inodes SET data = NULL, size = ?, mtime = ?, ctime = ? WHERE ino = ?").run(
+      size,
+      t,
+      t,
+      ino,
+    );
     return size;
   }
 

@@ -1139,6 +1139,14 @@ Deno.test("small files live inline in their inode row, and move to chunks and ba
     await fresh.close();
     assert.deepEqual(await b.readFile("/fresh"), new Uint8Array([0, 0, 97, 98, 99]));
     assert.equal(inlineText(file, (await b.lstat("/fresh")).ino), "\0\0abc");
+    // A write that moves inline bytes to chunks and spans chunks 0 and 1.
+    const spanning = pattern(CHUNK_SIZE + 100, 8);
+    await b.appendFile("/fresh", spanning);
+    const both = new Uint8Array(5 + spanning.length);
+    both.set(bytes("\0\0abc"));
+    both.set(spanning, 5);
+    assert.deepEqual(await b.readFile("/fresh"), both);
+    assert.equal(chunkCount(file, (await b.lstat("/fresh")).ino), 2);
     assert.equal(inlineViolations(file), 0);
     assert.deepEqual(b.integrityCheck(), ["ok"]);
   });
