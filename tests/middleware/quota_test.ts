@@ -469,3 +469,22 @@ Deno.test("a quota probes with tryLstat, never a failing lstat", async () => {
   assert.equal(m.lstats, 0);
   assert.deepEqual(q.usage(), { bytes: 0, nodes: 0 });
 });
+
+Deno.test("concurrent mkdirs at the node limit: exactly the ones that fit succeed", async () => {
+  for (const inner of [new MemoryBackend(), new SlowBackend()]) {
+    const q = await Quota.create(inner, { maxNodeCount: 3 });
+    const names = Array.from({ length: 8 }, (_, i) => `/d${i}`);
+    // One that fails in the backend must neither count nor keep the lock.
+    const results = await Promise.allSettled([
+      q.mkdir("/missing/x"),
+      ...names.map((n) => q.mkdir(n)),
+    ]);
+    const codes = results.map((r) =>
+      r.status === "fulfilled" ? "ok" : (r.reason as { code: string }).code
+    );
+    assert.deepEqual(codes, ["ENOENT", "ok", "ok", "ok", ...Array(5).fill("ENOSPC")]);
+    assert.deepEqual(q.usage(), { bytes: 0, nodes: 3 });
+    await q.rescan();
+    assert.deepEqual(q.usage(), { bytes: 0, nodes: 3 });
+  }
+});
