@@ -570,7 +570,10 @@ export class SqliteBackend extends Layerable
    * Fails with `EACCES` naming the missing flag, `ENOENT` when the file is
    * missing and `create` is false (or `readOnly`), `EINVAL` when the file is
    * not an AnyFS database, `ENOTSUP` when it was written by a newer AnyFS,
-   * and `EBUSY` when another process holds it locked past `busyTimeoutMs`.
+   * and `EBUSY` when another process holds it locked past `busyTimeoutMs`
+   * or when it has an older format and another process has it open (a
+   * database is upgraded to the current format only while nobody else uses
+   * it: an older AnyFS would keep writing the old format into it).
    *
    * @example
    * ```ts ignore
@@ -613,7 +616,9 @@ export class SqliteBackend extends Layerable
       const fullSync = options.durability === "always";
       if (!readOnly) db.exec(CONNECTION_PRAGMAS);
       db.exec(`PRAGMA synchronous = ${fullSync ? "FULL" : "NORMAL"}`);
-      prepareSchema(db, file, readOnly, { uid, gid });
+      // An existing database was brought up to date by cleanUpAlone if
+      // this process is its only user; if not, it must not change here.
+      prepareSchema(db, file, readOnly, { uid, gid }, false);
       return new SqliteBackend(db, file, {
         shared: true,
         readOnly,
@@ -636,7 +641,7 @@ export class SqliteBackend extends Layerable
   static memory(options: SqliteMemoryOptions = {}): SqliteBackend {
     const { uid, gid } = owner(options, ":memory:");
     const db = new DatabaseSync(":memory:");
-    prepareSchema(db, ":memory:", false, { uid, gid });
+    prepareSchema(db, ":memory:", false, { uid, gid }, true);
     return new SqliteBackend(db, ":memory:", {
       shared: false,
       readOnly: false,
@@ -2263,12 +2268,20 @@ function refuseForeign(db: DatabaseSync, file: string): void {
   }
 }
 
-/** Create or migrate the schema, or refuse a database that is not ours. */
+/**
+ * Create or migrate the schema, or refuse a database that is not ours.
+ * Without `upgrade`, an existing database of an older format is refused
+ * with `EBUSY` instead of migrated: the caller is not its only user, and the
+ * other one may be an older AnyFS, which would keep writing the old format
+ * into the new one (for version 3: chunks of a file whose bytes are inline,
+ * which reads would then ignore).
+ */
 function prepareSchema(
   db: DatabaseSync,
   file: string,
   readOnly: boolean,
   owner: { uid: number; gid: number },
+  upgrade: boolean,
 ): void {
   const state = inspectSchema(db);
   if (state.kind === "foreign") {
@@ -2294,6 +2307,12 @@ function prepareSchema(
       // Another process may have migrated while we waited for the lock.
       const again = inspectSchema(db);
       const current = again.kind === "anyfs" ? again.version : 0;
+      if (current > 0 && current < SCHEMA_VERSION && !upgrade) {
+        throw fsError("EBUSY", "open", file, {
+          reason:
+            `the database has format version ${current}, and another process (an older AnyFS?) has it open; it is upgraded to version ${SCHEMA_VERSION} when opened while no other process uses it`,
+        });
+      }
       if (current < SCHEMA_VERSION) migrate(db, current, { now: now(), ...owner });
       db.exec("COMMIT");
     } catch (e) {
@@ -2340,7 +2359,7 @@ function cleanUpAlone(file: string, owner: { uid: number; gid: number }): void {
       probe.exec("ROLLBACK");
     }
     probe.exec("PRAGMA journal_mode = WAL");
-    prepareSchema(probe, file, false, owner);
+    prepareSchema(probe, file, false, owner, true);
     probe.exec("BEGIN IMMEDIATE");
     probe.exec(`
       DELETE FROM holders;

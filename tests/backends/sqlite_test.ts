@@ -1243,3 +1243,25 @@ Deno.test("random writes, appends and truncations around the inline limit read b
     assert.deepEqual(b.integrityCheck(), ["ok"]);
   });
 });
+
+Deno.test("an older database is upgraded only while no other process has it open", async () => {
+  await withDb(async (file) => {
+    oldDatabase(file, 2);
+    // Another user of the database, as an older AnyFS would be: it has read
+    // it and keeps it open.
+    const other = new DatabaseSync(file);
+    try {
+      other.prepare("SELECT count(*) AS n FROM inodes").get();
+      const e = failsSync(() => SqliteBackend.open(file, { busyTimeoutMs: 50 }), "EBUSY");
+      assert.match(e.message, /format version 2/);
+      const [row] = rawQuery<Record<string, number>>(file, "PRAGMA user_version");
+      assert.equal(Object.values(row)[0], 2, "nothing changed");
+    } finally {
+      other.close();
+    }
+    using b = SqliteBackend.open(file);
+    assert.equal(text(await b.readFile("/d/small")), "hello");
+    const [row] = rawQuery<Record<string, number>>(file, "PRAGMA user_version");
+    assert.equal(Object.values(row)[0], SCHEMA_VERSION);
+  });
+});
