@@ -75,7 +75,8 @@ Mount options:
   --read-only           Refuse every change ("Read-only file system")
   --allow-other         Let other users use the mount (non-root: needs user_allow_other
                         in /etc/fuse.conf)
-  --uid N, --gid N      Show every file as owned by this user / group id
+  --uid N, --gid N      Show every file as owned by this user / group id (default: the
+                        stored owners when root mounts, else the mounting user)
   --cache POLICY        Kernel caching: never, auto (default) or always. always is the
                         fastest and right when nothing else changes the backend
   --entry-timeout S     Seconds the kernel may cache names (default: from --cache)

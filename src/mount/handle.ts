@@ -28,6 +28,7 @@ import {
   isNotConnected,
   isRoot,
   mountAt,
+  processIds,
   unmountPath,
 } from "./system.ts";
 
@@ -300,6 +301,12 @@ export class MountHandle implements AsyncDisposable {
       throw new MountError(availability.kind, `cannot mount: ${availability.reason}`, {
         fix: availability.fix,
       });
+    }
+    if (!isRoot()) {
+      // See MountOptions.uid: a user's own mount shows their files as theirs.
+      const me = processIds();
+      if (options.uid === undefined) opt.uid = me.uid;
+      if (options.gid === undefined) opt.gid = me.gid;
     }
     if (typeof mountPoint !== "string" || mountPoint === "") {
       throw new MountError("MissingMountPoint", "no mount point given", {
@@ -620,12 +627,12 @@ export class MountBuilder {
     return this;
   }
   /** See {@linkcode MountOptions.uid}. */
-  uid(uid: number): this {
+  uid(uid: number | null): this {
     this.#options.uid = uid;
     return this;
   }
   /** See {@linkcode MountOptions.gid}. */
-  gid(gid: number): this {
+  gid(gid: number | null): this {
     this.#options.gid = gid;
     return this;
   }

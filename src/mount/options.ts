@@ -48,10 +48,21 @@ export interface MountOptions {
    * leaves a dead mount ("Transport endpoint is not connected").
    */
   autoUnmount?: boolean;
-  /** Show every file as owned by this user id (default: the owner the backend stores). */
-  uid?: number;
-  /** Show every file as owned by this group id (default: the group the backend stores). */
-  gid?: number;
+  /**
+   * Show every file as owned by this user id; `null`: the owner the backend
+   * stores. Default: `null` for a mount made by root; for a mount made by
+   * another user, that user, as rclone and sshfs do. The kernel checks
+   * permissions against the owner shown, and a process that cannot read its
+   * own uid (`--allow-sys=uid`) creates nodes owned by 0, which the user who
+   * mounted them could then not change, although they own the storage.
+   */
+  uid?: number | null;
+  /**
+   * Show every file as owned by this group id; `null`: the group the backend
+   * stores. Default: as for {@linkcode MountOptions.uid}, with the mounting
+   * user's group.
+   */
+  gid?: number | null;
   /**
    * Let the kernel check permissions against each file's mode, owner and
    * group (default `true`). With `false` every caller may do everything the
@@ -121,9 +132,9 @@ export interface ResolvedMountOptions {
   allowOther: boolean;
   /** See {@linkcode MountOptions.autoUnmount}. */
   autoUnmount: boolean;
-  /** See {@linkcode MountOptions.uid}. */
+  /** See {@linkcode MountOptions.uid}; `undefined`: the owner the backend stores. */
   uid?: number;
-  /** See {@linkcode MountOptions.gid}. */
+  /** See {@linkcode MountOptions.gid}; `undefined`: the group the backend stores. */
   gid?: number;
   /** See {@linkcode MountOptions.defaultPermissions}. */
   defaultPermissions: boolean;
@@ -176,8 +187,8 @@ function nonNegative(name: string, value: number | undefined): number | undefine
   return value;
 }
 
-function id(name: string, value: number | undefined): number | undefined {
-  if (value === undefined) return undefined;
+function id(name: string, value: number | null | undefined): number | undefined {
+  if (value === undefined || value === null) return undefined;
   if (!Number.isSafeInteger(value) || value < 0 || value > 0xffff_fffe) {
     throw new MountError("Platform", `mount option ${name} must be a user/group id, got ${value}`);
   }
