@@ -45,7 +45,10 @@ export interface MountOptions {
   /**
    * Have a `fusermount3` helper unmount the file system when this process
    * dies, even by `SIGKILL` (default `true`). Without it a killed process
-   * leaves a dead mount ("Transport endpoint is not connected").
+   * leaves a dead mount ("Transport endpoint is not connected"). For a
+   * user who is not root it needs libfuse 3.15 or later (Debian 12 has
+   * 3.14, whose fusermount3 cannot see a user's mount without allow_other);
+   * before that, the next `mount()` at the same place cleans the dead mount.
    */
   autoUnmount?: boolean;
   /**

@@ -128,6 +128,11 @@ function canRun(command: string): boolean {
   return Deno.permissions.querySync({ name: "run", command }).state === "granted";
 }
 
+/** Whether this process may run `fusermount3`, which unmounts for users who are not root. */
+export function canRunFusermount(): boolean {
+  return canRun(fusermountPath());
+}
+
 let libc:
   | Deno.DynamicLibrary<{
     umount2: { parameters: ["buffer", "i32"]; result: "i32"; nonblocking: true };

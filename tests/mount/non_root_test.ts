@@ -46,6 +46,14 @@ result.seed = new TextDecoder().decode(await backend.readFile("/seed.txt"));
   result.stored = await sh("stat -c '%u' seed.txt a");
   result.denied = await sh("echo again >> seed.txt");
 }
+// Without fusermount3 no unmount could succeed: refused before mounting.
+await Deno.permissions.revoke({ name: "run" });
+try {
+  await mount(backend, mp);
+  result.withoutRun = "mounted";
+} catch (e) {
+  result.withoutRun = { kind: (e as { kind?: string }).kind, message: String(e) };
+}
 console.log(JSON.stringify(result));
 `;
 
@@ -98,6 +106,8 @@ fuseTest({
       assert.deepEqual(result.stored, { code: 0, stdout: `0\n${NOBODY}`, stderr: "" });
       assert.notEqual(result.denied.code, 0);
       assert.match(result.denied.stderr, /Permission denied/);
+      assert.equal(result.withoutRun.kind, "PermissionDenied");
+      assert.match(result.withoutRun.message, /--allow-run=\S*fusermount3/);
       const still = await run("mountpoint", ["-q", `${tmp}/mp`]);
       assert.notEqual(still.code, 0, "the mount is gone after unmount");
     } finally {
