@@ -6,7 +6,7 @@
 
 import { loadLibfuse } from "../../ffi/libfuse.ts";
 import type { MountErrorKind } from "./errors.ts";
-import { FUSERMOUNT_PATHS } from "./system.ts";
+import { canRunFusermount, FUSERMOUNT_PATHS, fusermountPath, isRoot } from "./system.ts";
 
 /** The answer of {@linkcode isAvailable}. */
 export type Availability =
@@ -99,14 +99,25 @@ export function isAvailable(): Availability {
     };
   }
   // libfuse runs fusermount3 itself (from C: no Deno permission involved)
-  // for non-root mounts and for auto-unmount, so it must exist; whether
-  // Deno may run it matters only for cleaning up dead mounts.
+  // for non-root mounts and for auto-unmount, so it must exist. Only it can
+  // unmount for a user who is not root, so such a user's Deno must be
+  // allowed to run it (root unmounts with umount2 and needs it only to
+  // clean up dead mounts).
   if (!FUSERMOUNT_PATHS.some((p) => executable(p))) {
     return {
       available: false,
       kind: "DriverNotInstalled",
       reason: `fusermount3 was not found (looked in ${FUSERMOUNT_PATHS.join(", ")})`,
       fix: "install it: apt install fuse3 (Debian/Ubuntu), dnf install fuse3 (Fedora)",
+    };
+  }
+  if (!isRoot() && !canRunFusermount()) {
+    return {
+      available: false,
+      kind: "PermissionDenied",
+      reason: "a mount made by a user who is not root can only be unmounted by fusermount3, " +
+        "which this process may not run",
+      fix: `run deno with --allow-run=${fusermountPath()}`,
     };
   }
   return { available: true, library };

@@ -23,7 +23,6 @@ import {
 } from "./options.ts";
 import {
   abortConnection,
-  canRunFusermount,
   cleanStaleMount,
   fusermountPath,
   isNotConnected,
@@ -304,18 +303,10 @@ export class MountHandle implements AsyncDisposable {
       });
     }
     if (!isRoot()) {
-      // libfuse mounts through fusermount3 on its own, but only fusermount3
-      // can unmount for a user: without it every unmount() would fail and
-      // the mount outlive this process (libfuse before 3.15 cannot
-      // auto-unmount a user's mount without allow_other).
-      if (!canRunFusermount()) {
-        throw new MountError(
-          "PermissionDenied",
-          "a mount made by a user who is not root can only be unmounted by fusermount3, " +
-            "which this process may not run",
-          { fix: `run deno with --allow-run=${fusermountPath()}` },
-        );
-      }
+      // (isAvailable made sure this user may run fusermount3: without it
+      // every unmount() would fail and the mount outlive this process, as
+      // libfuse before 3.15 cannot auto-unmount a user's mount without
+      // allow_other.)
       // See MountOptions.uid: a user's own mount shows their files as theirs.
       const me = processIds();
       if (options.uid === undefined) opt.uid = me.uid;
