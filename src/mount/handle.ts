@@ -240,10 +240,15 @@ export class MountHandle implements AsyncDisposable {
   #keepAlive: unknown[];
   #initPatch?: InitReplyPatch;
   #ended = false;
+  // #end has begun: no new notification may start.
+  #ending = false;
   // The session loop has returned: the kernel connection, and with it the
   // connection number, is no longer ours.
   #loopEnded = false;
   #unmountRequested = false;
+  // Notifications (invalidate()) running on a thread of Deno's pool: the
+  // session they write to must outlive them.
+  #notifying = new Set<Promise<number>>();
   #minor?: number;
   #abortListener?: () => void;
 
@@ -457,21 +462,39 @@ export class MountHandle implements AsyncDisposable {
    * policy is `"always"` or `"auto"`.
    */
   async invalidate(path: string): Promise<void> {
-    if (this.#ended) return;
     const s = this.#lib.symbols;
     const node = this.#adapter.knownNode(path);
     if (node !== undefined) {
-      await s.fuse_lowlevel_notify_inval_inode(this.#session, BigInt(node), 0n, 0n);
+      await this.#notify(() =>
+        s.fuse_lowlevel_notify_inval_inode(this.#session, BigInt(node), 0n, 0n)
+      );
     }
     const entry = this.#adapter.knownEntry(path);
     if (entry) {
       const name = new TextEncoder().encode(entry.name);
-      await s.fuse_lowlevel_notify_inval_entry(
-        this.#session,
-        BigInt(entry.parent),
-        cString(entry.name),
-        BigInt(name.length),
+      await this.#notify(() =>
+        s.fuse_lowlevel_notify_inval_entry(
+          this.#session,
+          BigInt(entry.parent),
+          cString(entry.name),
+          BigInt(name.length),
+        )
       );
+    }
+  }
+
+  /**
+   * Run a notification unless the mount is ending; `#end` waits for those
+   * in flight before it frees the session they write to.
+   */
+  async #notify(call: () => Promise<number>): Promise<void> {
+    if (this.#ending) return;
+    const pending = call();
+    this.#notifying.add(pending);
+    try {
+      await pending;
+    } finally {
+      this.#notifying.delete(pending);
     }
   }
 
@@ -536,6 +559,7 @@ export class MountHandle implements AsyncDisposable {
   }
 
   async #end(error: Error | undefined): Promise<MountEnd> {
+    this.#ending = true;
     // The kernel side is gone (or the loop failed). Let handlers still
     // awaiting their backend finish; their replies are simply not
     // delivered. Then no reply may reach libfuse any more: the session's
@@ -559,9 +583,25 @@ export class MountHandle implements AsyncDisposable {
       // take it down without blocking this thread.
       await unmountPath(this.mountPoint, true).catch(() => {});
     }
+    // With the connection gone a notification fails at once (ENODEV). One
+    // still stuck after DRAIN_MS (the kernel waiting on pages nobody will
+    // write back) keeps using the session: leak it rather than free it
+    // under that thread.
+    let notifyTimer: ReturnType<typeof setTimeout> | undefined;
+    const notified = await Promise.race([
+      Promise.allSettled(this.#notifying).then(() => true),
+      new Promise<boolean>((r) => notifyTimer = setTimeout(() => r(false), DRAIN_MS)),
+    ]);
+    clearTimeout(notifyTimer);
     this.#ops.retire();
-    this.#lib.symbols.fuse_session_unmount(this.#session);
-    this.#lib.symbols.fuse_session_destroy(this.#session);
+    if (notified) {
+      this.#lib.symbols.fuse_session_unmount(this.#session);
+      this.#lib.symbols.fuse_session_destroy(this.#session);
+    } else {
+      console.error(
+        `anyfs mount: ${this.mountPoint}: an invalidate() did not finish; its session is left allocated`,
+      );
+    }
     this.#ops.close();
     this.#initPatch?.close();
     this.#keepAlive.length = 0;

@@ -363,6 +363,34 @@ fuseTest("invalidate() makes a direct backend change visible under cache: always
   });
 });
 
+fuseTest("invalidate() racing unmount() settles, and the mount still ends cleanly", async () => {
+  const backend = new MemoryBackend();
+  await backend.writeFile("/f", new TextEncoder().encode("x"));
+  const mp = await Deno.makeTempDir({ prefix: "anyfs-inval-race-" });
+  try {
+    for (let round = 0; round < 5; round++) {
+      const m = await mount(backend, mp, { cache: "always", handleSignals: false });
+      await Deno.readFile(`${mp}/f`); // the kernel now knows /f
+      // Notifications run on Deno's thread pool while the session ends:
+      // none may write to a freed session, and every one must settle.
+      const racing = Array.from({ length: 20 }, () => m.invalidate("/f"));
+      const unmounted = m.unmount();
+      let ended = false;
+      m.finished.then(() => ended = true);
+      // Keep notifying through the whole shutdown, one macrotask at a time.
+      while (!ended) {
+        racing.push(m.invalidate("/f"));
+        await delay(0);
+      }
+      const results = await Promise.allSettled([...racing, unmounted]);
+      assert.deepEqual(results.filter((r) => r.status === "rejected"), []);
+      assert.equal((await m.finished).reason, "unmounted");
+    }
+  } finally {
+    await Deno.remove(mp, { recursive: true });
+  }
+});
+
 /** A backend whose open files of `/slow` take `ms` milliseconds to close. */
 class SlowClose extends Middleware {
   constructor(inner: MemoryBackend, readonly ms: number) {
