@@ -257,6 +257,8 @@ interface Content {
 
 /** The inline content of an empty file. */
 const EMPTY = new Uint8Array(0);
+/** Most `holders` rows a backend keeps for files it has no handle on (see `#registered`). */
+const IDLE_HOLDS = 1024;
 
 /** Largest xattr value in bytes (Linux `XATTR_SIZE_MAX`). */
 const XATTR_SIZE_MAX = 65536;
@@ -511,6 +513,15 @@ export class SqliteBackend extends Layerable
   #closed = false;
   /** Open handles of this backend per inode. */
   #opens = new Map<number, number>();
+  /**
+   * Inodes with a committed `holders` row of this session. The row stays
+   * after the last handle closes while the file has a name, so opening it
+   * again writes nothing; it goes when the file loses its last name, when
+   * more than {@linkcode IDLE_HOLDS} are idle, and at close(). Until then
+   * another process that unlinks the file leaves its content for this one
+   * to free.
+   */
+  #registered = new Set<number>();
   #handles = new Set<SqliteFileHandle>();
   #locks = new LockTable();
   #host: HandleHost;
@@ -665,6 +676,13 @@ export class SqliteBackend extends Layerable
   close(): void {
     if (this.#closed) return;
     for (const handle of [...this.#handles]) handle.closeNow();
+    if (this.#registered.size > 0) {
+      try {
+        this.#dropIdleHolds();
+      } catch {
+        // Busy or gone: the rows go when a backend next opens the database alone.
+      }
+    }
     this.#closed = true;
     this.#statements.clear();
     this.#arrayStatements.clear();
@@ -1108,12 +1126,17 @@ export class SqliteBackend extends Layerable
   #held(ino: number): boolean {
     if ((this.#opens.get(ino) ?? 0) > 0) return true;
     if (!this.#shared) return false;
-    return this.#q("SELECT 1 FROM holders WHERE ino = ? LIMIT 1").get(ino) !== undefined;
+    // This session's own rows count only through #opens: an idle one holds nothing.
+    return this.#q("SELECT 1 FROM holders WHERE ino = ? AND session <> ? LIMIT 1")
+      .get(ino, this.#session) !== undefined;
   }
 
   /** Delete an inode that has no names, unless a handle still holds it. */
   #reap(ino: number): void {
     if (this.#held(ino)) return;
+    if (this.#registered.delete(ino)) {
+      this.#q("DELETE FROM holders WHERE ino = ? AND session = ?").run(ino, this.#session);
+    }
     this.#q("DELETE FROM chunks WHERE ino = ?").run(ino);
     this.#q("DELETE FROM xattrs WHERE ino = ?").run(ino);
     this.#q("DELETE FROM inodes WHERE ino = ?").run(ino);
@@ -1134,20 +1157,54 @@ export class SqliteBackend extends Layerable
     }
     this.#opens.delete(ino);
     if (this.#closed || this.#readOnly) return;
+    const nlinkOf = () =>
+      (this.#q("SELECT nlink FROM inodes WHERE ino = ?").get(ino) as { nlink: number } | undefined)
+        ?.nlink;
     try {
+      if (this.#shared) {
+        // A file that still has a name keeps this session's row (see
+        // #registered): closing it then writes nothing.
+        const nlink = this.#read("close", `#${ino}`, nlinkOf);
+        if (nlink !== undefined && nlink > 0) {
+          if (this.#registered.size > IDLE_HOLDS) this.#dropIdleHolds();
+          return;
+        }
+      }
       this.#write("close", `#${ino}`, () => {
-        if (this.#shared) {
+        const nlink = nlinkOf();
+        if (nlink !== undefined && nlink <= 0) this.#reap(ino);
+        // Still ours when another process holds it too: that one frees it.
+        if (this.#shared && this.#registered.delete(ino)) {
           this.#q("DELETE FROM holders WHERE ino = ? AND session = ?").run(ino, this.#session);
         }
-        const row = this.#q("SELECT nlink FROM inodes WHERE ino = ?").get(ino) as
-          | { nlink: number }
-          | undefined;
-        if (row !== undefined && row.nlink <= 0) this.#reap(ino);
       });
     } catch {
       // The database is busy or gone: the orphan stays until the next
       // backend opens the database alone and clears it.
     }
+  }
+
+  /**
+   * Give up this session's rows on inodes it has no handle on, freeing
+   * those that lost their last name meanwhile (in another process). One
+   * transaction.
+   */
+  #dropIdleHolds(): void {
+    const idle = [...this.#registered].filter((ino) => !this.#opens.has(ino));
+    if (idle.length === 0) return;
+    this.#write("close", "/", () => {
+      for (const ino of idle) {
+        const row = this.#q("SELECT nlink FROM inodes WHERE ino = ?").get(ino) as
+          | { nlink: number }
+          | undefined;
+        if (row !== undefined && row.nlink <= 0) {
+          this.#reap(ino); // drops the row unless another process holds it
+        }
+        if (this.#registered.delete(ino)) {
+          this.#q("DELETE FROM holders WHERE ino = ? AND session = ?").run(ino, this.#session);
+        }
+      }
+    });
   }
 
   // ---------------------------------------------------------------- content
@@ -1984,7 +2041,7 @@ export class SqliteBackend extends Layerable
     }
     const createNew = options.createNew === true;
     const create = createNew || options.create === true;
-    const body = () => {
+    const body = (hold: boolean) => {
       let existing: NodeFacts | undefined;
       if (path === "/") {
         existing = this.#resolve(path, op);
@@ -2007,7 +2064,7 @@ export class SqliteBackend extends Layerable
             op,
             path,
           );
-          this.#hold(ino);
+          if (hold) this.#hold(ino);
           return ino;
         }
       }
@@ -2024,14 +2081,25 @@ export class SqliteBackend extends Layerable
           this.#touchModified(existing.ino, 0);
         }
       }
-      this.#hold(existing.ino);
+      if (hold) this.#hold(existing.ino);
       return existing.ino;
     };
     // Opening writes only when it must: to create, truncate or register a
     // hold. On a read-only database, asking for write access is EROFS.
     const changes = create || writable;
-    const mustWrite = changes || (this.#shared && !this.#readOnly);
-    const ino = mustWrite ? this.#write(op, path, body) : this.#read(op, path, body);
+    const holds = this.#shared && !this.#readOnly;
+    let ino: number;
+    if (changes) {
+      ino = this.#write(op, path, () => body(holds));
+    } else if (!holds) {
+      ino = this.#read(op, path, () => body(false));
+    } else {
+      // This session's row already keeps other processes from freeing an
+      // inode it held before: then a read finds it, and nothing is written.
+      const seen = this.#read(op, path, () => body(false));
+      ino = this.#registered.has(seen) ? seen : this.#write(op, path, () => body(true));
+    }
+    if (holds) this.#registered.add(ino); // committed by now
     this.#opens.set(ino, (this.#opens.get(ino) ?? 0) + 1);
     const handle: SqliteFileHandle = new SqliteFileHandle(
       { ...this.#host, release: (i) => this.#forget(handle, i) },
@@ -2045,7 +2113,7 @@ export class SqliteBackend extends Layerable
 
   /** Register this backend's first handle on `ino` where other processes can see it. */
   #hold(ino: number): void {
-    if (this.#shared && !this.#readOnly && !this.#opens.has(ino)) {
+    if (!this.#registered.has(ino)) {
       this.#q("INSERT OR IGNORE INTO holders (ino, session) VALUES (?, ?)").run(ino, this.#session);
     }
   }

@@ -37,8 +37,11 @@
  * - `xattrs(ino, name, value)`: extended attributes.
  * - `holders(ino, session)`: inodes that an open handle of a live
  *   {@linkcode SqliteBackend} holds, so that another process never reaps an
- *   unlinked file that is still open elsewhere. Rows of crashed processes are
- *   cleared when a backend opens the database alone.
+ *   unlinked file that is still open elsewhere. A backend keeps its row
+ *   after the last handle closes while the file has a name (so opening it
+ *   again commits nothing), up to a bound, and gives such rows up at close,
+ *   freeing what another process unlinked meanwhile. Rows of crashed
+ *   processes are cleared when a backend opens the database alone.
  *
  * ## Version 3: inline content
  * `inodes` gains a last column, `data BLOB`. When it is not NULL, the

@@ -295,6 +295,85 @@ Deno.test("closing the backend closes its handles and frees what they held", asy
   });
 });
 
+Deno.test("opening a file again writes nothing: the holder row stays while the file has a name", async () => {
+  await withDb(async (file) => {
+    const b = SqliteBackend.open(file);
+    const watcher = new DatabaseSync(file);
+    const version = () =>
+      (watcher.prepare("PRAGMA data_version").get() as { data_version: number }).data_version;
+    try {
+      await b.writeFile("/f", bytes("data"));
+      const first = await b.open("/f", { read: true });
+      await first.close();
+      const before = version();
+      for (let i = 0; i < 10; i++) {
+        const h = await b.open("/f", { read: true });
+        assert.equal(text(await h.read(0, 10)), "data");
+        await h.close();
+      }
+      assert.equal(version(), before, "no commit by open/close of a file held before");
+      // Its own unlink frees the file at once, row and all.
+      const ino = (await b.lstat("/f")).ino;
+      await b.unlink("/f");
+      assert.equal(rawQuery(file, "SELECT 1 FROM inodes WHERE ino = ?", ino).length, 0);
+      assert.equal(chunkCount(file, ino), 0);
+      assert.equal(rawQuery(file, "SELECT 1 FROM holders").length, 0);
+    } finally {
+      watcher.close();
+      b.close();
+    }
+  });
+});
+
+Deno.test("a file another backend unlinks while this one holds it idle is freed by this one's close", async () => {
+  await withDb(async (file) => {
+    const a = SqliteBackend.open(file);
+    const b = SqliteBackend.open(file);
+    try {
+      await a.writeFile("/f", bytes("kept"));
+      const ino = (await a.lstat("/f")).ino;
+      const h = await a.open("/f", { read: true });
+      await b.unlink("/f");
+      // Open in a: the content stays, and a's handle reads it.
+      assert.equal(text(await h.read(0, 10)), "kept");
+      await h.close();
+      // a's closed handle freed it: nlink was 0, and b holds nothing.
+      assert.equal(rawQuery(file, "SELECT 1 FROM inodes WHERE ino = ?", ino).length, 0);
+
+      // Held idle (opened and closed before) while b unlinks: a frees it on close().
+      await a.writeFile("/g", bytes("idle"));
+      const g = (await a.lstat("/g")).ino;
+      await (await a.open("/g", { read: true })).close();
+      await b.unlink("/g");
+      assert.equal(rawQuery(file, "SELECT 1 FROM inodes WHERE ino = ?", g).length, 1);
+      a.close();
+      assert.equal(rawQuery(file, "SELECT 1 FROM inodes WHERE ino = ?", g).length, 0);
+      assert.equal(chunkCount(file, g), 0);
+      assert.equal(rawQuery(file, "SELECT 1 FROM holders").length, 0);
+    } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
+
+Deno.test("idle holder rows stay bounded however many files were opened", async () => {
+  await withDb(async (file) => {
+    const b = SqliteBackend.open(file);
+    try {
+      for (let i = 0; i < 1100; i++) {
+        await b.writeFile(`/f${i}`, bytes("x"));
+        await (await b.open(`/f${i}`, { read: true })).close();
+      }
+      const rows = rawQuery<{ n: number }>(file, "SELECT count(*) AS n FROM holders")[0].n;
+      assert.ok(rows > 0 && rows <= 1025, `${rows} holder rows`);
+    } finally {
+      b.close();
+    }
+    assert.equal(rawQuery(file, "SELECT 1 FROM holders").length, 0);
+  });
+});
+
 Deno.test("inode numbers are never reused", async () => {
   const b = SqliteBackend.memory();
   try {
