@@ -6,6 +6,7 @@
  */
 
 import type { Command } from "./command.ts";
+import { compactCommand } from "./cmd_compact.ts";
 import { catCommand, duCommand, lsCommand, statCommand, treeCommand } from "./cmd_inspect.ts";
 import { cpCommand, mkdirCommand, mvCommand, rmCommand } from "./cmd_modify.ts";
 import { mountCommand } from "./cmd_mount.ts";
@@ -29,6 +30,7 @@ export const COMMANDS: readonly Command[] = [
   cpCommand,
   importCommand,
   exportCommand,
+  compactCommand,
 ];
 
 /** The command called `name` (or with that alias), if any. */

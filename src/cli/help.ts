@@ -44,6 +44,7 @@ Working on a drive without mounting:
   cp <backend> <source> <dest>        Copy inside the drive
   import <backend> <hostdir> [path]   Copy a host directory tree into the drive
   export <backend> <path> <hostdir>   Copy a tree out of the drive to the host
+  compact <sqlite-drive>              Give a drive file's free space back to the host
 
 ${BACKENDS}
 
@@ -198,6 +199,18 @@ ${STORAGE_FLAGS}
 Examples:
   anyfs du -s sqlite:./drive.db
   anyfs du -H sqlite:./drive.db /photos`;
+
+/** `anyfs compact --help`. */
+export const COMPACT_HELP = `Usage: anyfs compact <sqlite-drive>
+
+A drive file only grows by itself: deleting files frees space inside it for
+later writes, not on the host. compact rewrites the file without its free
+space. It takes about as long as copying the file; other processes using the
+drive may keep reading, and their writes wait.
+
+Examples:
+  anyfs compact sqlite:./drive.db
+  anyfs compact ./drive.db`;
 
 /** `anyfs mkdir --help`. */
 export const MKDIR_HELP = `Usage: anyfs mkdir <backend> <path...> [flags]

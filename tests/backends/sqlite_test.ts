@@ -374,6 +374,39 @@ Deno.test("idle holder rows stay bounded however many files were opened", async 
   });
 });
 
+Deno.test("compact() gives deleted content's space back and keeps every file, even open ones", async () => {
+  await withDb(async (file) => {
+    const b = SqliteBackend.open(file);
+    try {
+      await b.mkdir("/d");
+      for (let i = 0; i < 50; i++) await b.writeFile(`/d/f${i}`, new Uint8Array(100_000).fill(i));
+      await b.writeFile("/keep", bytes("keep"));
+      await b.writeFile("/gone-but-open", bytes("still here"));
+      const h = await b.open("/gone-but-open", { read: true });
+      await b.unlink("/gone-but-open");
+      for (let i = 0; i < 50; i++) await b.unlink(`/d/f${i}`);
+      const { before, after } = await b.compact();
+      assert.ok(before > 5_000_000 && after < 100_000, `${before} -> ${after}`);
+      assert.ok((await Deno.stat(file)).size <= after);
+      assert.equal((await Deno.stat(`${file}-wal`)).size, 0);
+      assert.equal(text(await b.readFile("/keep")), "keep");
+      assert.equal(text(await h.read(0, 20)), "still here");
+      await h.close();
+      await b.writeFile("/d/new", bytes("after"));
+      assert.equal(text(await b.readFile("/d/new")), "after");
+    } finally {
+      b.close();
+    }
+    await fails(b.compact(), "EBADF");
+    const ro = SqliteBackend.open(file, { readOnly: true });
+    try {
+      await fails(ro.compact(), "EROFS");
+    } finally {
+      ro.close();
+    }
+  });
+});
+
 Deno.test("inode numbers are never reused", async () => {
   const b = SqliteBackend.memory();
   try {

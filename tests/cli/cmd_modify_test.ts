@@ -84,3 +84,30 @@ Deno.test("middleware flags on drive commands: --read-only, --quota-size, --deny
   const records = (await Deno.readTextFile(trace)).trim().split("\n").map((l) => JSON.parse(l));
   assert.ok(records.some((r) => r.op === "mkdir" && r.path === "/traced" && r.ok === true));
 });
+
+Deno.test("compact gives a drive file's free space back; the files stay; only sqlite: drives", async () => {
+  await using dir = await tempDir();
+  const file = `${dir.path}/d.db`;
+  const drive = `sqlite:${file}`;
+  const host = `${dir.path}/big`;
+  await Deno.mkdir(host);
+  for (let i = 0; i < 20; i++) {
+    await Deno.writeFile(`${host}/f${i}`, new Uint8Array(200_000).fill(i));
+  }
+  await Deno.writeTextFile(`${host}/keep.txt`, "kept");
+  await anyfsOk(["import", drive, host, "/big"]);
+  for (let i = 0; i < 20; i++) await anyfsOk(["rm", drive, `/big/f${i}`]);
+  const grown = (await Deno.stat(file)).size;
+  assert.ok(grown > 4_000_000, `${grown} bytes before compact`);
+  assert.match(await anyfsOk(["compact", drive]), /-> /);
+  const size = (await Deno.stat(file)).size;
+  assert.ok(size < 200_000, `${size} bytes after compact`);
+  assert.equal(await anyfsOk(["cat", drive, "/big/keep.txt"]), "kept");
+
+  const mem = await anyfs(["compact", "mem:"]);
+  assert.equal(mem.code, 2);
+  assert.match(mem.stderr, /compact works on sqlite: drive files/);
+  const missing = await anyfs(["compact", `${dir.path}/none.db`]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /does not exist/);
+});
