@@ -33,7 +33,9 @@ function granted(descriptor: Deno.PermissionDescriptor): boolean {
 
 /**
  * Check, without prompting for anything, that mounting can work: Linux,
- * `--allow-ffi`, `/dev/fuse`, libfuse3 and `fusermount3`.
+ * `--allow-ffi`, `/dev/fuse`, libfuse3 and `fusermount3` — and, for a user
+ * who is not root, `--allow-run=fusermount3`, the only way such a user can
+ * unmount.
  *
  * @example
  * ```ts

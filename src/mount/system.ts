@@ -148,21 +148,16 @@ function umount2(path: string, flags: number): Promise<number> {
 }
 
 /**
- * Whether this process runs as root, asked without prompting: `Deno.uid()`
- * needs `--allow-sys=uid`, so without it the C library answers (mounting
- * has `--allow-ffi` anyway); with neither, `false`.
+ * Whether this process runs as root, asked without prompting (see
+ * {@linkcode processIds}); with neither `--allow-sys=uid` nor
+ * `--allow-ffi`, `false`.
  */
 export function isRoot(): boolean {
   if (Deno.permissions.querySync({ name: "sys", kind: "uid" }).state === "granted") {
     return Deno.uid() === 0;
   }
   if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") return false;
-  const c = Deno.dlopen("libc.so.6", { geteuid: { parameters: [], result: "u32" } });
-  try {
-    return c.symbols.geteuid() === 0;
-  } finally {
-    c.close();
-  }
+  return processIds().uid === 0;
 }
 
 /**
