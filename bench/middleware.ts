@@ -5,7 +5,12 @@
  * with no OpenTelemetry provider and no audit sink, metrics timing one call
  * in 16 — over MemoryBackend, against the bare MemoryBackend, both through
  * FileStorage, on small-file operations, in the same run. For information
- * the same stack with Metrics' default (every call timed) is measured too.
+ * the same stack with Metrics' default (every call timed) is measured too,
+ * and so is the floor: six stand-in layers that enforce nothing — four
+ * only forward, two observe each result as a quota and a metrics layer
+ * must (see `_floor_layers.ts`) — the least six layers cost on this
+ * runtime, whatever they do. Where the floor itself misses the target, no
+ * stack of six can meet it over this backend.
  *
  * The subjects take turns round by round (each round on a fresh directory,
  * the order rotating), and each subject's best round counts, so a load
@@ -26,6 +31,7 @@ import {
   SqliteBackend,
 } from "../mod.ts";
 import { measure, printRatioTable, type Row } from "./_harness.ts";
+import { ForwardA, ForwardB, ForwardC, ForwardD, ObserveA, ObserveB } from "./_floor_layers.ts";
 
 const FILES = 2_000;
 const DIR_ENTRIES = 1_000;
@@ -40,6 +46,7 @@ const LATENCY: MetricsOptions["latency"] = { sampleEvery: 16 };
 const BARE = "bare";
 const STACK = "6 layers";
 const STACK_TIMING_ALL = "6 layers, latency all";
+const FLOOR = "6 stand-ins";
 
 function bare(storage: Backend): FileStorage {
   return BackendStack.from(storage).storage();
@@ -55,6 +62,18 @@ function sixLayers(storage: Backend, latency: MetricsOptions["latency"]): FileSt
     .traced()
     .metered({ latency })
     .storage();
+}
+
+/**
+ * The floor: six layers that only do what any six must — be called, and
+ * (two of them) see each result. The observing ones sit where Quota and
+ * Metrics sit in {@linkcode sixLayers}.
+ */
+function floorLayers(storage: Backend): FileStorage {
+  const layered = new ObserveB(
+    new ForwardD(new ForwardC(new ForwardB(new ForwardA(new ObserveA(storage))))),
+  );
+  return BackendStack.from(layered).storage();
 }
 
 interface Case {
@@ -122,15 +141,19 @@ const CASES: Case[] = [
 
 /**
  * Measure every case on the bare storage and under six layers (and, with
- * `timingAll`, under six layers whose Metrics time every call), the
- * subjects taking turns.
+ * `timingAll`, under six layers whose Metrics time every call; with
+ * `floor`, under the six stand-ins), the subjects taking turns.
  */
-async function measureRows(storage: () => Backend, timingAll: boolean): Promise<Row[]> {
+async function measureRows(
+  storage: () => Backend,
+  extras: { timingAll: boolean; floor: boolean },
+): Promise<Row[]> {
   const subjects: [string, FileStorage][] = [
     [BARE, bare(storage())],
     [STACK, sixLayers(storage(), LATENCY)],
   ];
-  if (timingAll) subjects.push([STACK_TIMING_ALL, sixLayers(storage(), "all")]);
+  if (extras.timingAll) subjects.push([STACK_TIMING_ALL, sixLayers(storage(), "all")]);
+  if (extras.floor) subjects.push([FLOOR, floorLayers(storage())]);
   const best: Record<string, Record<string, number>> = {};
   for (const c of CASES) {
     for (const [, fs] of subjects) await c.prepare?.(fs);
@@ -170,7 +193,7 @@ function loadAverage(): string {
 /** Run the benchmark and print the tables; returns the rows that missed the target. */
 export async function main(): Promise<string[]> {
   const loadBefore = loadAverage();
-  const memory = await measureRows(() => new MemoryBackend(), true);
+  const memory = await measureRows(() => new MemoryBackend(), { timingAll: true, floor: true });
   const missed = printRatioTable(
     "Six permissive layers (quota, path filter, restrictions, rate limit, tracing, metrics " +
       `with latency ${JSON.stringify(LATENCY)}) over MemoryBackend vs bare MemoryBackend, ` +
@@ -188,10 +211,24 @@ export async function main(): Promise<string[]> {
     [BARE],
     TARGET,
   );
+  const floorMissed = printRatioTable(
+    "The floor, for information: six stand-in layers enforcing nothing (four forward, two " +
+      "observe each result as Quota and Metrics must) over MemoryBackend vs bare",
+    only(memory, [BARE, FLOOR]),
+    FLOOR,
+    [BARE],
+    TARGET,
+  );
+  if (floorMissed.length) {
+    console.log(
+      `  the floor misses the target on ${floorMissed.length} row(s): there no stack of six ` +
+        "layers can meet it over MemoryBackend on this runtime",
+    );
+  }
   // For information: the same layers over a backend that does real work per call.
   printRatioTable(
     "For information, not a target: the same six layers over SqliteBackend (in-memory database)",
-    await measureRows(() => SqliteBackend.memory(), false),
+    await measureRows(() => SqliteBackend.memory(), { timingAll: false, floor: false }),
     STACK,
     [BARE],
     TARGET,
