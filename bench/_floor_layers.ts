@@ -2,11 +2,13 @@
  * Stand-in layers for the middleware benchmark's floor: the least six
  * layers can cost on this runtime, whatever they enforce. They do no policy
  * work at all. Four only forward each call (the cost of being a layer); two
- * also observe each result with one `.then` — the least a quota layer
- * (which must see what a mutation did to account for it) and a metrics
- * layer (which must see how a call ended to count errors by code) have to
- * do. If this stack misses the overhead target, no real stack of six can
- * meet it over the same backend.
+ * also observe results with one `.then` each — the least a quota layer
+ * (which must see what each mutation did to account for it, and only
+ * forwards reads) and a metrics layer (which must see how every call ended
+ * to count errors by code) have to do. Quota's stand-in assumes a backend
+ * that would report what a mutation replaced, so it needs no lookup first.
+ * If this stack misses the overhead target, no real stack of six can meet
+ * it over the same backend.
  *
  * Each layer is its own class with its own method bodies, as each real
  * middleware is: layers sharing inherited code would make V8's call sites
@@ -141,19 +143,22 @@ export class ForwardD extends Middleware {
   }
 }
 
-/** Forwards and observes each result, as a quota layer must. */
-export class ObserveA extends Middleware {
+/**
+ * Forwards reads and observes the result of each mutation, as a quota layer
+ * must to account for what the mutation did.
+ */
+export class ObserveMutations extends Middleware {
   override lstat(p: string): Promise<Metadata> {
-    return this.inner.lstat(p).then(passed, raised);
+    return this.inner.lstat(p);
   }
   override tryLstat(p: string): Promise<Metadata | null> {
-    return this.tryLstatInner(p).then(passed, raised);
+    return this.tryLstatInner(p);
   }
   override readDir(p: string): Promise<DirEntry[]> {
-    return this.inner.readDir(p).then(passed, raised);
+    return this.inner.readDir(p);
   }
   override readFile(p: string): Promise<Uint8Array> {
-    return this.inner.readFile(p).then(passed, raised);
+    return this.inner.readFile(p);
   }
   override writeFile(p: string, d: Uint8Array, o?: WriteFileOptions): Promise<void> {
     return this.inner.writeFile(p, d, o).then(passed, raised);
@@ -169,8 +174,8 @@ export class ObserveA extends Middleware {
   }
 }
 
-/** Forwards and observes each result, as a metrics layer must. */
-export class ObserveB extends Middleware {
+/** Forwards and observes the result of every call, as a metrics layer must to count errors. */
+export class ObserveAll extends Middleware {
   override lstat(p: string): Promise<Metadata> {
     return this.inner.lstat(p).then(passed, raised);
   }
