@@ -2,7 +2,7 @@
  * Adds kernel feature flags to the INIT reply of libfuse releases that
  * cannot ask for them (before 3.17).
  *
- * The one that matters is `FUSE_HANDLE_KILLPRIV_V2`: without it, the kernel
+ * The first that mattered is `FUSE_HANDLE_KILLPRIV_V2`: without it, the kernel
  * asks the file system for the `security.capability` attribute (a GETXATTR
  * round trip) before every write(2) through the page cache, to learn whether
  * the write must drop it. With it, the kernel leaves clearing set-user-ID and
@@ -10,7 +10,11 @@
  * requests) and checks each file only once until its attributes change.
  * libfuse 3.14–3.16 build the reply's flags from the capabilities they know,
  * and this one is not among them; 3.17 and later negotiate it themselves
- * (`CAP_317.handleKillprivV2`) and need none of this.
+ * (`CAP_317.handleKillprivV2`) and need none of this. The second is
+ * `FUSE_DIRECT_IO_ALLOW_MMAP` (a bit of the reply's `flags2`): without it
+ * the kernel refuses shared mmap(2) of a file opened with direct I/O
+ * (`ENODEV`), which breaks SQLite's WAL mode and every other program that
+ * maps a file it writes.
  *
  * How: before the session loop starts, the channel's writev(2) is replaced
  * (`fuse_session_custom_io`) by a callback. The first message libfuse sends
@@ -32,6 +36,12 @@ export interface InitReplyPatch {
    * it runs before libfuse writes the reply.
    */
   addFlags: number;
+  /**
+   * Flags to OR into `fuse_init_out.flags2` (the kernel's flag bits 32–63);
+   * `FUSE_INIT_EXT` is then set in `flags` too, which tells the kernel to
+   * read them.
+   */
+  addFlags2: number;
   /** Whether the reply went out with `addFlags` added. */
   readonly applied: boolean;
   /**
@@ -93,8 +103,16 @@ function iovLength(iov: Deno.PointerObject, count: number): number {
   return total;
 }
 
-/** OR `flags` into the `fuse_init_out` of the reply in `iov` (count entries), if it is one. */
-function patchReply(iov: Deno.PointerObject, count: number, flags: number): boolean {
+/**
+ * OR `flags` and `flags2` into the `fuse_init_out` of the reply in `iov`
+ * (count entries), if it is one.
+ */
+function patchReply(
+  iov: Deno.PointerObject,
+  count: number,
+  flags: number,
+  flags2: number,
+): boolean {
   // libfuse sends a reply as iov[0] = fuse_out_header, iov[1] = the argument.
   if (count < 2) return false;
   const vec = new Deno.UnsafePointerView(iov);
@@ -104,11 +122,19 @@ function patchReply(iov: Deno.PointerObject, count: number, flags: number): bool
   const argLen = Number(vec.getBigUint64(IOVEC.size + IOVEC.len));
   if (headerLen !== KERNEL.outHeaderSize || header === null) return false;
   if (arg === null || argLen < KERNEL.initOutFlags + 4) return false;
+  // A reply shorter than protocol 7.36's has no flags2: those bits are
+  // left out (the mount works as without them) and the others still apply.
+  const high = argLen >= KERNEL.initOutFlags2 + 4 ? flags2 : 0;
   if (new Deno.UnsafePointerView(header).getInt32(KERNEL.outHeaderError) !== 0) return false;
   const out = new DataView(Deno.UnsafePointerView.getArrayBuffer(arg, argLen));
   if (out.getUint32(KERNEL.initOutMajor, true) !== 7) return false;
   const at = KERNEL.initOutFlags;
-  out.setUint32(at, (out.getUint32(at, true) | flags) >>> 0, true);
+  const extended = high !== 0 ? KERNEL.initExt : 0;
+  out.setUint32(at, (out.getUint32(at, true) | flags | extended) >>> 0, true);
+  if (high !== 0) {
+    const at2 = KERNEL.initOutFlags2;
+    out.setUint32(at2, (out.getUint32(at2, true) | high) >>> 0, true);
+  }
   return true;
 }
 
@@ -139,6 +165,7 @@ export function installInitReplyPatch(
   const sent = new Promise<void>((resolve) => markSent = resolve);
   const patch: InitReplyPatch = {
     addFlags: 0,
+    addFlags2: 0,
     get applied() {
       return applied;
     },
@@ -154,8 +181,8 @@ export function installInitReplyPatch(
       if (first) {
         first = false;
         try {
-          if (iov !== null && patch.addFlags !== 0) {
-            applied = patchReply(iov, count, patch.addFlags);
+          if (iov !== null && (patch.addFlags !== 0 || patch.addFlags2 !== 0)) {
+            applied = patchReply(iov, count, patch.addFlags, patch.addFlags2);
             if (!applied) console.error("anyfs mount: the first reply was not an INIT reply");
           }
         } catch (e) {

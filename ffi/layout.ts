@@ -227,6 +227,8 @@ export const CAP = {
  */
 export const CAP_317 = {
   handleKillprivV2: 1 << 21,
+  /** `FUSE_CAP_DIRECT_IO_ALLOW_MMAP`: shared mmap(2) of direct-I/O files. */
+  directIoAllowMmap: 1 << 28,
 } as const;
 
 /**
@@ -238,10 +240,22 @@ export const KERNEL = {
   handleKillprivV2: 1 << 28,
   /** The protocol minor version that introduced `FUSE_HANDLE_KILLPRIV_V2`. */
   killprivV2Minor: 33,
+  /** `FUSE_INIT_EXT`, a bit of `fuse_init_out.flags`: `flags2` is valid (protocol 7.36+). */
+  initExt: 1 << 30,
+  /**
+   * `FUSE_DIRECT_IO_ALLOW_MMAP` (bit 36 of the 64 flag bits, so bit 4 of
+   * `fuse_init_out.flags2`): the kernel then allows shared mmap(2) of files
+   * opened with direct I/O (protocol 7.39+, Linux 6.6+).
+   */
+  directIoAllowMmap2: 1 << 4,
+  /** The protocol minor version that introduced `FUSE_DIRECT_IO_ALLOW_MMAP`. */
+  directIoAllowMmapMinor: 39,
   /** Offset of `major` in `struct fuse_init_out`. */
   initOutMajor: 0,
   /** Offset of `flags` in `struct fuse_init_out`. */
   initOutFlags: 12,
+  /** Offset of `flags2` in `struct fuse_init_out` (protocol 7.36+). */
+  initOutFlags2: 32,
   /** Size of `struct fuse_out_header`. */
   outHeaderSize: 16,
   /** Offset of `error` in `struct fuse_out_header`. */

@@ -102,6 +102,14 @@ export interface NegotiatedConnection {
    * write through the page cache.
    */
   killPrivV2: boolean;
+  /**
+   * Whether files opened with direct I/O (`cache: "never"`) may be mapped
+   * shared (`FUSE_DIRECT_IO_ALLOW_MMAP`, Linux 6.6+). Without it mmap(2)
+   * with `MAP_SHARED` fails with `ENODEV` there, and SQLite's WAL mode
+   * with "disk I/O error". Always `false` for the other cache policies,
+   * whose files are mapped through the page cache anyway.
+   */
+  directIoMmap: boolean;
 }
 
 interface OpenFile {
@@ -530,6 +538,21 @@ export class FuseAdapter implements LowLevelHandlers {
       this.#initPatch.addFlags |= KERNEL.handleKillprivV2;
       this.#killPriv = true;
     }
+    // Direct I/O bypasses the page cache, and without this flag the kernel
+    // refuses MAP_SHARED for such files: SQLite's WAL index (-shm), LMDB
+    // and anything else that maps a file it writes would fail.
+    let directIoMmap = false;
+    if (this.#opt.cache === "never") {
+      if (conn.capable & CAP_317.directIoAllowMmap) {
+        want |= CAP_317.directIoAllowMmap;
+        directIoMmap = true;
+      } else if (
+        this.#initPatch && (conn.protoMajor > 7 || conn.protoMinor >= KERNEL.directIoAllowMmapMinor)
+      ) {
+        this.#initPatch.addFlags2 |= KERNEL.directIoAllowMmap2;
+        directIoMmap = true;
+      }
+    }
     this.#writeback = (want & CAP.writebackCache) !== 0;
     this.#connection = {
       protocol: `${conn.protoMajor}.${conn.protoMinor}`,
@@ -538,6 +561,7 @@ export class FuseAdapter implements LowLevelHandlers {
       maxWrite: Math.min(this.#opt.maxWrite, conn.maxWrite || this.#opt.maxWrite),
       writebackCache: this.#writeback,
       killPrivV2: this.#killPriv,
+      directIoMmap,
     };
     const waiters = this.#initWaiters;
     this.#initWaiters = [];

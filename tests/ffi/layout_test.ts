@@ -186,6 +186,14 @@ int main(void) {
   kv("kernel.handleKillprivV2", FUSE_HANDLE_KILLPRIV_V2);
   OFF(struct fuse_init_out, major, "kernel.initOutMajor");
   OFF(struct fuse_init_out, flags, "kernel.initOutFlags");
+  OFF(struct fuse_init_out, flags2, "kernel.initOutFlags2");
+  kv("kernel.initExt", FUSE_INIT_EXT);
+#ifdef FUSE_DIRECT_IO_ALLOW_MMAP
+  kv("kernel.directIoAllowMmap2", (long long)(FUSE_DIRECT_IO_ALLOW_MMAP >> 32));
+#endif
+#ifdef FUSE_CAP_DIRECT_IO_ALLOW_MMAP
+  kv("cap317.directIoAllowMmap", FUSE_CAP_DIRECT_IO_ALLOW_MMAP);
+#endif
   SZ(struct fuse_out_header, "kernel.outHeaderSize");
   OFF(struct fuse_out_header, error, "kernel.outHeaderError");
   OFF(struct iovec, iov_base, "iovec.base"); OFF(struct iovec, iov_len, "iovec.len");
@@ -342,8 +350,19 @@ fuseTest("directory record sizes agree with libfuse's encoders", () => {
 });
 
 fuseTest("kernel protocol, iovec and fuse_custom_io layouts match (INIT-reply patch)", () => {
-  const { killprivV2Minor: _minor, ...layout } = KERNEL;
+  const {
+    killprivV2Minor: _minor,
+    directIoAllowMmapMinor: _mmapMinor,
+    directIoAllowMmap2,
+    ...layout
+  } = KERNEL;
   check("kernel", layout);
+  // <linux/fuse.h> before protocol 7.39 lacks it; the bit is 36 in the kernel's numbering.
+  if ("kernel.directIoAllowMmap2" in real) {
+    assert.equal(directIoAllowMmap2, real["kernel.directIoAllowMmap2"]);
+  } else {
+    assert.equal(directIoAllowMmap2 * 2 ** 32, 2 ** 36);
+  }
   check("iovec", IOVEC);
   check("customIo", CUSTOM_IO);
 });

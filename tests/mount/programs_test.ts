@@ -225,3 +225,39 @@ fuseTest("git init / add / commit / status / log in a mount", async () => {
     assert.equal(await shOk(`cd repo && ${git} fsck --strict 2>&1 && echo ok`, mp), "ok\n");
   });
 });
+
+// Direct I/O (cache: never) bypasses the page cache, and the kernel refuses
+// MAP_SHARED of such files unless the mount allows it: SQLite's WAL index
+// is a shared mapping, so WAL mode failed with "disk I/O error".
+const MMAP_AND_WAL = `
+import mmap, os, sqlite3
+with open('m', 'wb') as f: f.write(b'\\0' * 8192)
+with open('m', 'r+b') as f:
+    m = mmap.mmap(f.fileno(), 0)
+    m[0:5] = b'hello'; m[8187:8192] = b'world'; m.flush(); m.close()
+c = sqlite3.connect('w.db')
+print(c.execute('pragma journal_mode=wal').fetchone()[0])
+c.execute('create table t(x)')
+with c: c.executemany('insert into t values (?)', [(i,) for i in range(500)])
+other = sqlite3.connect('w.db')
+print(other.execute('select count(*), sum(x) from t').fetchone())
+other.close(); c.close()
+`;
+
+fuseTest("cache: never: shared mmap and SQLite's WAL mode work", async () => {
+  const backend = new MemoryBackend();
+  await withMount(backend, { cache: "never" }, async (mp, handle) => {
+    const [major, minor] = handle.connection.protocol.split(".").map(Number);
+    if (major === 7 && minor < 39) {
+      // Linux before 6.6 cannot map direct-I/O files shared at all.
+      assert.equal(handle.connection.directIoMmap, false);
+      return;
+    }
+    assert.equal(handle.connection.directIoMmap, true);
+    const out = await shOk(`python3 - <<'PY'\n${MMAP_AND_WAL}\nPY`, mp);
+    assert.equal(out, "wal\n(500, 124750)\n");
+    const m = await backend.readFile("/m");
+    assert.equal(text(m.subarray(0, 5)), "hello");
+    assert.equal(text(m.subarray(8187)), "world");
+  });
+});
