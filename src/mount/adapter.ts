@@ -357,6 +357,7 @@ export class FuseAdapter implements LowLevelHandlers {
   }
 
   #attr(node: InodeNode | undefined, meta: Metadata): StatFields {
+    const kept = node?.detachedTimes;
     return {
       ino: meta.ino > 0 ? meta.ino : node?.id ?? 0,
       mode: meta.mode,
@@ -366,8 +367,8 @@ export class FuseAdapter implements LowLevelHandlers {
       rdev: meta.rdev,
       size: meta.size,
       blocks: meta.blocks,
-      atimeMs: meta.atimeMs,
-      mtimeMs: meta.mtimeMs,
+      atimeMs: kept?.atimeMs ?? meta.atimeMs,
+      mtimeMs: kept?.mtimeMs ?? meta.mtimeMs,
       ctimeMs: meta.ctimeMs,
     };
   }
@@ -378,10 +379,17 @@ export class FuseAdapter implements LowLevelHandlers {
     }
     const path = this.#table.pathOf(node);
     if (path !== undefined) return await this.#backend.lstat(path);
-    for (const f of this.#files.values()) {
-      if (f.node === node) return await f.file.stat();
-    }
+    const held = this.#openOf(node);
+    if (held) return await held.file.stat();
     throw fsError("ENOENT", op, `<node ${node.id}>`, { reason: "the file has no name any more" });
+  }
+
+  /** An open handle of `node`, the only way to reach a file that has no name any more. */
+  #openOf(node: InodeNode): OpenFile | undefined {
+    for (const f of this.#files.values()) {
+      if (f.node === node) return f;
+    }
+    return undefined;
   }
 
   /** Reply with `node` as a new kernel reference (lookup, mknod, mkdir, symlink, link). */
@@ -637,9 +645,12 @@ export class FuseAdapter implements LowLevelHandlers {
   ): void {
     this.#run(req, "setattr", async () => {
       const node = this.#node(nodeId, "setattr");
-      const open = fi ? this.#files.get(fi.fh) : undefined;
-      const path = this.#table.pathOf(node) ??
-        (open ? undefined : await this.#path(node, "setattr"));
+      const named = this.#table.pathOf(node);
+      // futimens(2) and fchmod(2) come without a file handle even when the
+      // file, unlinked, can only be reached through one.
+      const open = (fi ? this.#files.get(fi.fh) : undefined) ??
+        (named === undefined ? this.#openOf(node) : undefined);
+      const path = named ?? (open ? undefined : await this.#path(node, "setattr"));
       const b = this.#backend;
       if (toSet & SET_ATTR.size) {
         this.#writable("truncate", path);
@@ -680,6 +691,19 @@ export class FuseAdapter implements LowLevelHandlers {
             ? attr.mtimeMs
             : null;
           await b.utime(path, atime, mtime);
+        } else if (path === undefined && open) {
+          // Unlinked while open: no path reaches the file in the backend,
+          // yet close(2) and fsync(2) under the writeback cache send its
+          // times first, and failing them failed those calls (EPERM).
+          // Nothing but this descriptor can see the file any more, so the
+          // mount keeps the times itself.
+          const now = Date.now();
+          const kept = node.detachedTimes ?? {};
+          if (toSet & SET_ATTR.atimeNow) kept.atimeMs = now;
+          else if (toSet & SET_ATTR.atime) kept.atimeMs = attr.atimeMs;
+          if (toSet & SET_ATTR.mtimeNow) kept.mtimeMs = now;
+          else if (toSet & SET_ATTR.mtime) kept.mtimeMs = attr.mtimeMs;
+          node.detachedTimes = kept;
         } else {
           // "Set to now" (touch of an existing file) is accepted without the
           // capability: the backend stamps its own times on change. Setting

@@ -43,6 +43,12 @@ export class InodeNode {
   readonly links: InodeLink[] = [];
   /** Entries of this directory that the table knows: name → node. */
   readonly entries: Map<string, InodeNode> = new Map();
+  /**
+   * Times set on this file after its last name was removed (while it was
+   * still open). The backend has no path to store them under; the mount
+   * shows them instead of the backend's own.
+   */
+  detachedTimes?: { atimeMs?: number; mtimeMs?: number };
 
   /** A node with id `id` for backend inode `ino`. */
   constructor(id: number, ino: number, type: FileType) {
