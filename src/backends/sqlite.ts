@@ -257,6 +257,8 @@ interface Content {
 
 /** The inline content of an empty file. */
 const EMPTY = new Uint8Array(0);
+/** Most directories a backend remembers the inode number of (see `#dirs`). */
+const DIR_CACHE_MAX = 4096;
 /** Most `holders` rows a backend keeps for files it has no handle on (see `#registered`). */
 const IDLE_HOLDS = 1024;
 
@@ -327,6 +329,15 @@ function typeOf(mode: number): FileType {
  */
 function isAbsentName(name: string): boolean {
   return !name.includes("\0") && !(name.length > NAME_MAX / 4 && utf8Length(name) > NAME_MAX);
+}
+
+/**
+ * Whether `name` is one `checkName` accepts, without building an error:
+ * anything else takes the usual create path, which reports the error.
+ */
+function isCreatableName(name: string): boolean {
+  return name !== "" && name !== "." && name !== ".." && !name.includes("\0") &&
+    !(name.length > NAME_MAX / 4 && utf8Length(name) > NAME_MAX);
 }
 
 /** The error for a handle whose inode is gone from the database. */
@@ -442,10 +453,13 @@ function newSessionId(): number {
  * times the speed of a bare `SELECT` of its bytes; creating it commits five
  * pages — the database header, its inode row and that row's overflow page,
  * its name, its directory's times and size — where a bare insert of the
- * bytes commits four, and runs six statements where the bare insert runs
- * one: about 0.6 times the speed (0.56 to 0.74 measured; 15 to 25 % faster
- * than with a separate chunk row), the price of every operation being its
- * own transaction.
+ * bytes commits four, and runs its own transaction of three changes where
+ * the bare insert runs one statement: about 0.75 times the speed (median of
+ * five runs; 0.63 to 0.83 measured on a busy machine). A create in a
+ * directory the backend has already created something in (or looked a
+ * name up in while changing it) skips the path walk: the backend remembers
+ * such directories, and forgets them when it moves or removes a directory
+ * itself or sees that another connection changed the database.
  *
  * Capabilities: every optional one — ranges, truncate, append, copy,
  * symlinks, hardlinks, permissions, ownership, times, sync, statfs, inodes,
@@ -525,6 +539,25 @@ export class SqliteBackend extends Layerable
   #handles = new Set<SqliteFileHandle>();
   #locks = new LockTable();
   #host: HandleHost;
+  /**
+   * Directory path → inode number, for directories this backend found while
+   * it held the write lock: a create in a known directory then skips the
+   * path walk. Only ever consulted under the write lock, after
+   * {@linkcode SqliteBackend.#checkCaches} has dropped it if another
+   * connection committed anything since it was filled. This backend's own
+   * changes that move or remove a directory (a rename of a directory,
+   * rmdir) clear it; a rolled-back transaction clears it too, since entries
+   * added inside it may describe rows that no longer exist.
+   */
+  #dirs = new Map<string, number>();
+  /** The inode number the next create takes, when known (same validity rules as `#dirs`). */
+  #nextIno: number | undefined;
+  /** `PRAGMA data_version` when `#dirs` and `#nextIno` were last known to match the database. */
+  #dataVersion = -1;
+  /** Whether this backend holds the write lock (inside `#write`'s transaction). */
+  #writing = false;
+  /** Whether the caches were checked against `data_version` in the current write transaction. */
+  #cachesChecked = false;
 
   private constructor(
     db: DatabaseSync,
@@ -700,6 +733,9 @@ export class SqliteBackend extends Layerable
       const pageSize = this.#q("PRAGMA page_size").get() as { page_size: number };
       return pages.page_count * pageSize.page_size;
     };
+    // VACUUM keeps inode numbers (they are rowids), but nothing here relies
+    // on what a rewrite of every row keeps.
+    this.#dropCaches();
     try {
       const before = size();
       this.#db.exec("VACUUM");
@@ -786,14 +822,61 @@ export class SqliteBackend extends Layerable
     } catch (e) {
       throw this.#busy(e, operation, path, dest);
     }
+    this.#writing = true;
+    // A private in-memory database has no other connection to change it.
+    this.#cachesChecked = !this.#shared;
     try {
       const result = body();
       this.#q("COMMIT").run();
       return result;
     } catch (e) {
+      // What the caches learnt in this transaction may be rolled back with it.
+      this.#dropCaches();
       if (this.#db.isTransaction) this.#q("ROLLBACK").run();
       throw sqliteError(e, operation, path, dest);
+    } finally {
+      this.#writing = false;
     }
+  }
+
+  /** Forget every cached directory and the next inode number. */
+  #dropCaches(): void {
+    this.#dirs.clear();
+    this.#nextIno = undefined;
+  }
+
+  /**
+   * Drop the caches if another connection committed since they were last
+   * valid. Called under the write lock: `BEGIN IMMEDIATE` has started a
+   * read of the newest state, and `PRAGMA data_version` changes iff another
+   * connection committed (this connection's own commits leave it as it
+   * is), so what survives this check is exactly what the database says
+   * now, and nobody else can change it until this transaction ends.
+   */
+  #checkCaches(): void {
+    if (this.#cachesChecked) return;
+    this.#cachesChecked = true;
+    const version = (this.#qa("PRAGMA data_version").get() as [number])[0];
+    if (version !== this.#dataVersion) {
+      this.#dropCaches();
+      this.#dataVersion = version;
+    }
+  }
+
+  /** The inode number of the directory at `path`, if cached and usable now (under the write lock). */
+  #cachedDir(path: string): number | undefined {
+    if (!this.#writing) return undefined;
+    this.#checkCaches();
+    return this.#dirs.get(path);
+  }
+
+  /** Remember that the directory at `path` (found under the write lock) is inode `ino`. */
+  #rememberDir(path: string, ino: number): void {
+    if (!this.#writing) return;
+    this.#checkCaches();
+    // A bound, not an LRU: refilling costs one path walk per directory.
+    if (this.#dirs.size >= DIR_CACHE_MAX) this.#dirs.clear();
+    this.#dirs.set(path, ino);
   }
 
   /**
@@ -987,6 +1070,13 @@ export class SqliteBackend extends Layerable
     if (depth === 1) {
       return { parent: ROOT_INO, name, existing: this.#lookupFacts(ROOT_INO, name) };
     }
+    // Every cached path was reached by a walk of real names, so a path with
+    // an empty or dot component never matches one and takes the walk below.
+    const dirPath = path.slice(0, path.length - name.length - 1);
+    const cached = this.#cachedDir(dirPath);
+    if (cached !== undefined) {
+      return { parent: cached, name, existing: this.#lookupFacts(cached, name) };
+    }
     if (depth <= MAX_JOINED_DEPTH) {
       // Walk to the parent, then look the last name up with outer joins so
       // that a free slot still yields its directory.
@@ -996,6 +1086,7 @@ export class SqliteBackend extends Layerable
       // The walk proves every component before the parent is a directory
       // (it has entries); the parent itself must be checked.
       if (row !== undefined && isDir(row[1])) {
+        this.#rememberDir(dirPath, row[0]);
         const ino = row[2];
         const existing = ino === null
           ? undefined
@@ -1066,6 +1157,7 @@ export class SqliteBackend extends Layerable
     inline: Uint8Array | null,
     operation: string,
     path: string,
+    claimed?: number,
   ): number {
     const uid = options?.uid ?? this.#uid;
     const gid = options?.gid ?? this.#gid;
@@ -1074,14 +1166,12 @@ export class SqliteBackend extends Layerable
     }
     const time = now();
     const dir = isDir(mode);
-    // One more than both the largest live inode and the largest ever freed
-    // (see sqlite_schema.ts), so numbers are never reused.
-    const result = this.#q(
+    const ino = claimed ?? this.#allocateIno();
+    this.#q(
       `INSERT INTO inodes (ino, mode, uid, gid, nlink, size, atime, mtime, ctime, btime, rdev, target, parent, data)
-       VALUES (max(coalesce((SELECT max(ino) FROM inodes), 0),
-                   (SELECT value FROM meta WHERE key = 'ino_floor')) + 1,
-               ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
+      ino,
       mode,
       uid,
       gid,
@@ -1096,9 +1186,75 @@ export class SqliteBackend extends Layerable
       parent,
       inline,
     );
-    const ino = Number(result.lastInsertRowid);
-    this.#q("INSERT INTO entries (parent, name, ino) VALUES (?, ?, ?)").run(parent, name, ino);
-    this.#touchDir(parent, time, dir ? 1 : 0, 1);
+    if (claimed === undefined) {
+      this.#q("INSERT INTO entries (parent, name, ino) VALUES (?, ?, ?)").run(parent, name, ino);
+    }
+    if (!this.#touchDir(parent, time, dir ? 1 : 0, 1) && claimed !== undefined) {
+      // A cached directory that is gone: a bug in the cache's invalidation.
+      // Fail the whole create (it rolls back, and the caches with it)
+      // rather than leave a name in a directory nobody can reach.
+      throw fsError("EIO", operation, path, {
+        reason: "internal error: a remembered directory no longer exists",
+      });
+    }
+    return ino;
+  }
+
+  /**
+   * The fast start of a create (inside a write transaction): when the
+   * directory of `path` is cached (or is the root), insert the new name
+   * with the next inode number unless the name is taken, and return where
+   * the caller must now create that inode (with `#createNode`'s `claimed`).
+   * `undefined` when the name exists, the directory is not cached or the
+   * path is anything unusual: the caller then takes its usual path, which
+   * makes every decision and reports every error exactly as before.
+   *
+   * Why: a new name in a known directory then costs no lookup at all —
+   * the primary key of `entries` is the existence check — where the path
+   * walk was a tenth of a small file's create.
+   */
+  #claimName(path: string): { parent: number; name: string; ino: number } | undefined {
+    if (!this.#writing) return undefined;
+    if (typeof path !== "string" || path.charCodeAt(0) !== 47 /* / */) return undefined;
+    if (path.length >= PATH_MAX / 4) return undefined;
+    const slash = path.lastIndexOf("/");
+    const name = path.slice(slash + 1);
+    if (!isCreatableName(name)) return undefined;
+    const parent = slash === 0 ? ROOT_INO : this.#cachedDir(path.slice(0, slash));
+    if (parent === undefined) return undefined;
+    const ino = this.#peekIno();
+    const inserted = this.#q(
+      "INSERT INTO entries (parent, name, ino) VALUES (?, ?, ?) ON CONFLICT (parent, name) DO NOTHING",
+    ).run(parent, name, ino);
+    if (Number(inserted.changes) === 0) return undefined;
+    this.#nextIno = ino + 1;
+    return { parent, name, ino };
+  }
+
+  /**
+   * The inode number for a new node (inside a write transaction): one more
+   * than both the largest live inode and the largest ever freed (see
+   * sqlite_schema.ts), so numbers are never reused. Kept between
+   * transactions while no other connection commits (see `#checkCaches`):
+   * this backend's own deletions never lower it, and its own creates take
+   * numbers only through here.
+   */
+  #allocateIno(): number {
+    const ino = this.#peekIno();
+    this.#nextIno = this.#writing ? ino + 1 : undefined;
+    return ino;
+  }
+
+  /** The number {@linkcode SqliteBackend.#allocateIno} would hand out, without taking it. */
+  #peekIno(): number {
+    if (this.#writing) this.#checkCaches();
+    if (this.#nextIno !== undefined) return this.#nextIno;
+    const row = this.#qa(
+      `SELECT max(coalesce((SELECT max(ino) FROM inodes), 0),
+                  (SELECT value FROM meta WHERE key = 'ino_floor')) + 1 AS next`,
+    ).get() as [number];
+    const ino = Number(row[0]);
+    if (this.#writing) this.#nextIno = ino;
     return ino;
   }
 
@@ -1111,6 +1267,7 @@ export class SqliteBackend extends Layerable
     data: Uint8Array,
     operation: string,
     path: string,
+    claimed?: number,
   ): void {
     const inline = data.length <= INLINE_MAX;
     const ino = this.#createNode(
@@ -1124,6 +1281,7 @@ export class SqliteBackend extends Layerable
       inline ? data : null,
       operation,
       path,
+      claimed,
     );
     if (!inline) this.#insertChunks(ino, data);
   }
@@ -1131,12 +1289,14 @@ export class SqliteBackend extends Layerable
   /**
    * A directory's entries changed: new mtime and ctime, `nlinkDelta` more
    * subdirectories and `entryDelta` more entries (its size counts them, so
-   * that a stat never has to).
+   * that a stat never has to). Returns whether the directory's row exists.
    */
-  #touchDir(ino: number, time: number, nlinkDelta: number, entryDelta: number): void {
-    this.#q(
-      "UPDATE inodes SET mtime = ?, ctime = ?, nlink = nlink + ?, size = size + ? WHERE ino = ?",
-    ).run(time, time, nlinkDelta, entryDelta * DIRENT_SIZE, ino);
+  #touchDir(ino: number, time: number, nlinkDelta: number, entryDelta: number): boolean {
+    return Number(
+      this.#q(
+        "UPDATE inodes SET mtime = ?, ctime = ?, nlink = nlink + ?, size = size + ? WHERE ino = ?",
+      ).run(time, time, nlinkDelta, entryDelta * DIRENT_SIZE, ino).changes,
+    ) === 1;
   }
 
   #touchModified(ino: number, size: number): void {
@@ -1611,6 +1771,14 @@ export class SqliteBackend extends Layerable
     }
     if (path === "/") throw fsError("EISDIR", op, path);
     this.#write(op, path, () => {
+      const mode = S_IFREG | ((options?.mode ?? 0o644) & 0o7777);
+      const claim = options?.create === false && !options.createNew
+        ? undefined
+        : this.#claimName(path);
+      if (claim !== undefined) {
+        this.#createFile(claim.parent, claim.name, mode, options, data, op, path, claim.ino);
+        return;
+      }
       const slot = this.#resolveSlot(path, op);
       const existing = slot.existing;
       if (existing !== undefined) {
@@ -1621,7 +1789,6 @@ export class SqliteBackend extends Layerable
       }
       if (options?.create === false && !options.createNew) throw missing(slot.name, op, path);
       checkName(slot.name, op, path);
-      const mode = S_IFREG | ((options?.mode ?? 0o644) & 0o7777);
       this.#createFile(slot.parent, slot.name, mode, options, data, op, path);
     });
   }
@@ -1632,10 +1799,18 @@ export class SqliteBackend extends Layerable
     const op = "mkdir";
     if (path === "/") throw fsError("EEXIST", op, path);
     this.#write(op, path, () => {
+      const mode = S_IFDIR | ((options?.mode ?? 0o755) & 0o7777);
+      const claim = this.#claimName(path);
+      if (claim !== undefined) {
+        const { parent, name, ino } = claim;
+        this.#createNode(parent, name, mode, options, 0, null, 0, null, op, path, ino);
+        // A claimed path is canonical (a cached directory and a valid name).
+        this.#rememberDir(path, ino);
+        return;
+      }
       const slot = this.#resolveSlot(path, op);
       checkName(slot.name, op, path);
       if (slot.existing !== undefined) throw fsError("EEXIST", op, path);
-      const mode = S_IFDIR | ((options?.mode ?? 0o755) & 0o7777);
       this.#createNode(slot.parent, slot.name, mode, options, 0, null, 0, null, op, path);
     });
   }
@@ -1669,6 +1844,8 @@ export class SqliteBackend extends Layerable
       if (!isDir(target.mode)) throw fsError("ENOTDIR", op, path);
       if (this.#hasEntries(target.ino)) throw fsError("ENOTEMPTY", op, path);
       const t = now();
+      // Its path must not lead a later create to the removed inode.
+      this.#dirs.clear();
       this.#q("DELETE FROM entries WHERE parent = ? AND name = ?").run(slot.parent, slot.name);
       this.#touchDir(slot.parent, t, -1, -1);
       this.#dropLink(target, t);
@@ -1724,6 +1901,10 @@ export class SqliteBackend extends Layerable
       }
       const t = now();
       const movingDir = isDir(moving.mode) ? 1 : 0;
+      // Moving a directory changes the path of everything under it (and
+      // may replace another directory); moving anything else changes no
+      // directory's path.
+      if (movingDir) this.#dirs.clear();
       const replacedDir = replaced !== undefined && isDir(replaced.mode) ? 1 : 0;
       if (replaced !== undefined) {
         this.#q("DELETE FROM entries WHERE parent = ? AND name = ?").run(toDir, toName);
@@ -2089,6 +2270,14 @@ export class SqliteBackend extends Layerable
     const create = createNew || options.create === true;
     const body = (hold: boolean) => {
       let existing: NodeFacts | undefined;
+      const claim = create ? this.#claimName(path) : undefined;
+      if (claim !== undefined) {
+        const mode = S_IFREG | ((options.mode ?? 0o644) & 0o7777);
+        const { parent, name, ino } = claim;
+        this.#createNode(parent, name, mode, options, 0, null, 0, EMPTY, op, path, ino);
+        if (hold) this.#hold(ino);
+        return ino;
+      }
       if (path === "/") {
         existing = this.#resolve(path, op);
       } else {
