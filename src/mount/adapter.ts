@@ -357,13 +357,13 @@ export class FuseAdapter implements LowLevelHandlers {
   }
 
   #attr(node: InodeNode | undefined, meta: Metadata): StatFields {
-    const kept = node?.detachedTimes;
+    const kept = node?.detached;
     return {
       ino: meta.ino > 0 ? meta.ino : node?.id ?? 0,
-      mode: meta.mode,
+      mode: kept?.mode === undefined ? meta.mode : (meta.mode & ~0o7777) | kept.mode,
       nlink: meta.nlink,
-      uid: this.#opt.uid ?? meta.uid,
-      gid: this.#opt.gid ?? meta.gid,
+      uid: this.#opt.uid ?? kept?.uid ?? meta.uid,
+      gid: this.#opt.gid ?? kept?.gid ?? meta.gid,
       rdev: meta.rdev,
       size: meta.size,
       blocks: meta.blocks,
@@ -658,19 +658,32 @@ export class FuseAdapter implements LowLevelHandlers {
         if (open) await open.file.truncate(attr.size);
         else await truncateFile(b, path!, attr.size);
       }
+      // Unlinked while open: no path reaches the file in the backend, yet
+      // fchmod(2), fchown(2) and futimens(2) must work (and close(2) and
+      // fsync(2) under the writeback cache send the times first). Nothing
+      // but its descriptors can see the file any more, so the mount keeps
+      // what they set.
+      const detached = path === undefined && open !== undefined;
+      const kept = detached ? (node.detached ??= {}) : undefined;
       if (toSet & (SET_ATTR.uid | SET_ATTR.gid)) {
         this.#writable("chown", path);
-        need(supports(b, "ownership") && path !== undefined, "EPERM", "chown", path);
-        await b.chown(
-          path,
-          toSet & SET_ATTR.uid ? attr.uid : null,
-          toSet & SET_ATTR.gid ? attr.gid : null,
-        );
+        need(supports(b, "ownership") && (path !== undefined || kept), "EPERM", "chown", path);
+        if (kept) {
+          if (toSet & SET_ATTR.uid) kept.uid = attr.uid;
+          if (toSet & SET_ATTR.gid) kept.gid = attr.gid;
+        } else {
+          await b.chown(
+            path!,
+            toSet & SET_ATTR.uid ? attr.uid : null,
+            toSet & SET_ATTR.gid ? attr.gid : null,
+          );
+        }
       }
       if (toSet & SET_ATTR.mode) {
         this.#writable("chmod", path);
-        need(supports(b, "permissions") && path !== undefined, "EPERM", "chmod", path);
-        await b.chmod(path, attr.mode & 0o7777);
+        need(supports(b, "permissions") && (path !== undefined || kept), "EPERM", "chmod", path);
+        if (kept) kept.mode = attr.mode & 0o7777;
+        else await b.chmod(path!, attr.mode & 0o7777);
       }
       const times = SET_ATTR.atime | SET_ATTR.mtime | SET_ATTR.atimeNow | SET_ATTR.mtimeNow;
       if (toSet & times) {
@@ -691,19 +704,12 @@ export class FuseAdapter implements LowLevelHandlers {
             ? attr.mtimeMs
             : null;
           await b.utime(path, atime, mtime);
-        } else if (path === undefined && open) {
-          // Unlinked while open: no path reaches the file in the backend,
-          // yet close(2) and fsync(2) under the writeback cache send its
-          // times first, and failing them failed those calls (EPERM).
-          // Nothing but this descriptor can see the file any more, so the
-          // mount keeps the times itself.
+        } else if (kept) {
           const now = Date.now();
-          const kept = node.detachedTimes ?? {};
           if (toSet & SET_ATTR.atimeNow) kept.atimeMs = now;
           else if (toSet & SET_ATTR.atime) kept.atimeMs = attr.atimeMs;
           if (toSet & SET_ATTR.mtimeNow) kept.mtimeMs = now;
           else if (toSet & SET_ATTR.mtime) kept.mtimeMs = attr.mtimeMs;
-          node.detachedTimes = kept;
         } else {
           // "Set to now" (touch of an existing file) is accepted without the
           // capability: the backend stamps its own times on change. Setting

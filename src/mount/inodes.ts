@@ -27,6 +27,23 @@ export interface InodeLink {
   readonly name: string;
 }
 
+/**
+ * Attributes of a file that has no name any more, kept by the mount
+ * (`futimens`, `fchmod`, `fchown` through a descriptor still open).
+ */
+export interface DetachedAttributes {
+  /** Last access time, ms since the epoch. */
+  atimeMs?: number;
+  /** Last modification time, ms since the epoch. */
+  mtimeMs?: number;
+  /** Permission bits (`0o7777`). */
+  mode?: number;
+  /** Owner user id. */
+  uid?: number;
+  /** Owner group id. */
+  gid?: number;
+}
+
 /** A node the kernel knows. */
 export class InodeNode {
   /** The FUSE node id (1 for the root). */
@@ -44,11 +61,11 @@ export class InodeNode {
   /** Entries of this directory that the table knows: name → node. */
   readonly entries: Map<string, InodeNode> = new Map();
   /**
-   * Times set on this file after its last name was removed (while it was
-   * still open). The backend has no path to store them under; the mount
-   * shows them instead of the backend's own.
+   * Attributes set on this file after its last name was removed (while it
+   * was still open). The backend has no path to store them under; the
+   * mount shows them instead of the backend's own.
    */
-  detachedTimes?: { atimeMs?: number; mtimeMs?: number };
+  detached?: DetachedAttributes;
 
   /** A node with id `id` for backend inode `ino`. */
   constructor(id: number, ino: number, type: FileType) {

@@ -264,28 +264,32 @@ fuseTest("cache: never: shared mmap and SQLite's WAL mode work", async () => {
 
 // A file unlinked while open (tmpfile(3)'s pattern, sort's spill files) has
 // no path in the backend. Under the writeback cache close(2) and fsync(2)
-// send its times first; failing them failed those calls with EPERM.
+// send its times first; failing them failed those calls with EPERM, and
+// futimens/fchmod/fchown failed with ENOENT or EPERM, unlike on tmpfs.
 const UNLINKED_OPEN = `
 import os
 fd = os.open('u', os.O_CREAT | os.O_RDWR, 0o600)
 os.write(fd, b'hello'); os.unlink('u'); os.write(fd, b' world')
 os.fsync(fd)
 os.utime(fd, ns=(1_000_000_000, 2_000_000_000))
+os.fchmod(fd, 0o640)
+os.fchown(fd, 5, 6)
 st = os.fstat(fd)
 os.lseek(fd, 0, 0)
 print(os.read(fd, 100), st.st_nlink, st.st_atime_ns, st.st_mtime_ns)
+print(oct(st.st_mode), st.st_uid, st.st_gid)
 os.close(fd)
 print(os.listdir('.'))
 `;
 
 for (const writebackCache of [false, true]) {
   fuseTest(
-    `a file unlinked while open can be written, synced, stamped and closed (writeback cache: ${writebackCache})`,
+    `a file unlinked while open can be written, synced, stamped, chmod'ed and closed (writeback cache: ${writebackCache})`,
     async () => {
       const backend = new MemoryBackend();
       await withMount(backend, { cache: "always", writebackCache }, async (mp) => {
         const out = await shOk(`python3 - <<'PY'\n${UNLINKED_OPEN}\nPY`, mp);
-        assert.equal(out, "b'hello world' 0 1000000000 2000000000\n[]\n");
+        assert.equal(out, "b'hello world' 0 1000000000 2000000000\n0o100640 5 6\n[]\n");
         assert.deepEqual(await backend.readDir("/").then((e) => e.map((x) => x.name)), []);
       });
     },
