@@ -131,6 +131,8 @@ const S_ISUID = 0o4000;
 const S_ISGID = 0o2000;
 const S_IXGRP = 0o010;
 const ZERO_CHUNK = 1 << 20;
+/** Reads a lookup repeats while its directory keeps changing under it. */
+const LOOKUP_RETRIES = 8;
 const UNLIMITED_BLOCKS = 2 ** 40;
 const UNLIMITED_FILES = 2 ** 32;
 
@@ -406,6 +408,7 @@ export class FuseAdapter implements LowLevelHandlers {
   }
 
   async #newEntry(req: FuseReply, parent: InodeNode, name: string, path: string): Promise<void> {
+    this.#table.changed(parent);
     const meta = await this.#backend.lstat(path);
     this.#replyEntry(req, this.#table.resolve(parent, name, meta), meta);
   }
@@ -601,9 +604,20 @@ export class FuseAdapter implements LowLevelHandlers {
     this.#run(req, "lookup", async () => {
       const parent = this.#node(parentId, "lookup");
       const path = this.#childPath(parent, name, "lookup");
+      let seen = parent.changes;
       // Most lookups of missing names come before creating them: probe
       // without paying for an Error.
-      const meta = await tryLstat(this.#backend, path);
+      let meta = await tryLstat(this.#backend, path);
+      // The kernel revalidates a cached name without locking its
+      // directory, so a rename, unlink or create there may have finished
+      // while we read: recording the older answer would undo it in the
+      // table (a renamed file left without a name: ENOENT on its next
+      // open). Read again; each change through the mount is already in the
+      // backend when it reaches the table.
+      for (let again = 0; parent.changes !== seen && again < LOOKUP_RETRIES; again++) {
+        seen = parent.changes;
+        meta = await tryLstat(this.#backend, path);
+      }
       if (meta === null) {
         // Someone may have removed it behind the kernel's back: forget the old name.
         this.#table.unlinkEntry(parent, name);
@@ -856,6 +870,7 @@ export class FuseAdapter implements LowLevelHandlers {
       const path = this.#childPath(parent, name, "unlink");
       this.#writable("unlink", path);
       await this.#backend.unlink(path);
+      this.#table.changed(parent);
       this.#table.unlinkEntry(parent, name);
       req.err(0);
     });
@@ -867,6 +882,7 @@ export class FuseAdapter implements LowLevelHandlers {
       const path = this.#childPath(parent, name, "rmdir");
       this.#writable("rmdir", path);
       await this.#backend.rmdir(path);
+      this.#table.changed(parent);
       this.#table.unlinkEntry(parent, name);
       req.err(0);
     });
@@ -897,6 +913,8 @@ export class FuseAdapter implements LowLevelHandlers {
         need((await tryLstat(this.#backend, to)) === null, "EEXIST", "rename", to);
       }
       await this.#backend.rename(from, to);
+      this.#table.changed(parent);
+      this.#table.changed(newParent);
       this.#table.rename(parent, name, newParent, newName);
       req.err(0);
     });
@@ -950,6 +968,7 @@ export class FuseAdapter implements LowLevelHandlers {
         await file.close().catch(() => {});
         throw e;
       }
+      this.#table.changed(parent);
       const node = this.#table.resolve(parent, name, meta);
       const fh = this.#addFile(node, file);
       this.#table.ref(node);

@@ -61,6 +61,11 @@ export class InodeNode {
   /** Entries of this directory that the table knows: name → node. */
   readonly entries: Map<string, InodeNode> = new Map();
   /**
+   * Counts changes made to this directory through the mount (see
+   * {@linkcode InodeTable.changed}).
+   */
+  changes = 0;
+  /**
    * Attributes set on this file after its last name was removed (while it
    * was still open). The backend has no path to store them under; the
    * mount shows them instead of the backend's own.
@@ -182,6 +187,17 @@ export class InodeTable {
     parent.children++;
   }
 
+  /**
+   * Directory `dir` was changed through the mount (an entry created,
+   * removed or renamed). A lookup in it that read the backend before the
+   * change must read again before recording what it read: the kernel
+   * revalidates names without locking their directory, so its result could
+   * undo the change in this table.
+   */
+  changed(dir: InodeNode): void {
+    dir.changes++;
+  }
+
   /** Count one more kernel lookup of `node`. */
   ref(node: InodeNode): void {
     node.lookups++;
@@ -230,7 +246,13 @@ export class InodeTable {
     if (i >= 0) node.links.splice(i, 1);
     parent.children--;
     // The new name goes first: it is the one the kernel now uses, and the
-    // preferred path of a node is built from its first link.
+    // preferred path of a node is built from its first link. A lookup that
+    // read the backend after the rename may have recorded it already.
+    const known = node.links.findIndex((l) => l.parent === newParent && l.name === newName);
+    if (known >= 0) {
+      node.links.splice(known, 1);
+      newParent.children--;
+    }
     newParent.entries.set(newName, node);
     node.links.unshift({ parent: newParent, name: newName });
     newParent.children++;

@@ -247,3 +247,74 @@ Deno.test("read-only mounts answer EROFS before touching the backend", async () 
   }
   assert.deepEqual((await backend.readDir("/")).length, 0);
 });
+
+/** Records the node id of an entry reply. */
+class EntryReply extends RecordingReply {
+  nodeId = 0;
+  override entry(nodeId = 0) {
+    this.nodeId = nodeId;
+    return super.entry();
+  }
+}
+
+/** Run one request to its reply. */
+async function ask(adapter: FuseAdapter, call: (r: EntryReply) => void): Promise<EntryReply> {
+  const r = new EntryReply();
+  call(r);
+  await settle(adapter);
+  return r;
+}
+
+// The kernel revalidates a cached name with LOOKUP without locking its
+// directory, so a lookup of "target" can read the old file, then a rename
+// of another file onto "target" completes, then the lookup records what it
+// read. It must not undo the rename in the inode table: the renamed node
+// would be left without a name, and (on a backend without inode numbers)
+// every later open of "target" through the kernel's node would fail.
+Deno.test("a lookup racing a rename onto the same name keeps the renamed file reachable", async () => {
+  const inner = new MemoryBackend();
+  const enc = new TextEncoder();
+  await inner.writeFile("/target", enc.encode("old"));
+  await inner.writeFile("/t2", enc.encode("new"));
+  let hold: Promise<void> | undefined;
+  const backend = new Proxy(inner, {
+    get(t, p) {
+      if (p === "capabilities") {
+        return new Set([...t.capabilities].filter((c) => c !== "inodes"));
+      }
+      if (p === "tryLstat" || p === "lstat") {
+        const probe = Reflect.get(t, p, t) as (path: string) => Promise<unknown>;
+        return async (path: string) => {
+          const found = await probe.call(t, path);
+          if (hold && path === "/target") await hold;
+          return found;
+        };
+      }
+      const v = Reflect.get(t, p, t);
+      return typeof v === "function" ? v.bind(t) : v;
+    },
+  });
+  const adapter = new FuseAdapter(backend, (await inner.lstat("/")).ino, resolveMountOptions());
+  await ask(adapter, (r) => adapter.lookup(r, 1, "target"));
+  const renamed = (await ask(adapter, (r) => adapter.lookup(r, 1, "t2"))).nodeId;
+
+  let release!: () => void;
+  hold = new Promise((r) => release = r);
+  const stale = new EntryReply();
+  adapter.lookup(stale, 1, "target"); // reads the old file, then waits
+  await new Promise((r) => setTimeout(r, 0));
+  hold = undefined;
+  const rename = new EntryReply();
+  adapter.rename(rename, 1, "t2", 1, "target", 0);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(rename.replies, ["err 0"]);
+  release();
+  await settle(adapter);
+  assert.equal(stale.replies.length, 1);
+
+  // The kernel now knows "target" as the node it renamed.
+  const opened = await ask(adapter, (r) => adapter.open(r, renamed, fi(0, 0)));
+  assert.deepEqual(opened.replies, ["open"]);
+  const fresh = await ask(adapter, (r) => adapter.lookup(r, 1, "target"));
+  assert.equal(fresh.nodeId, renamed, "a new lookup finds the renamed node");
+});

@@ -79,3 +79,15 @@ Deno.test("changes made in the backend directly: a moved directory, a renamed fi
   assert.equal(t.pathOf(f), "/g");
   assert.equal(e.entries.get("f"), f, "the older name stays known (it may be a hard link)");
 });
+
+Deno.test("a rename onto a name a lookup already recorded for the same node keeps one link", () => {
+  const table = new InodeTable(1);
+  const file = table.resolve(table.root, "t2", { ino: 7, type: "file" });
+  table.ref(file);
+  // A lookup read the backend after the rename but recorded it first.
+  table.resolve(table.root, "target", { ino: 7, type: "file" });
+  table.rename(table.root, "t2", table.root, "target");
+  assert.deepEqual(file.links.map((l) => l.name), ["target"]);
+  assert.equal(table.root.children, 1);
+  assert.equal(table.pathOf(file), "/target");
+});
