@@ -49,6 +49,7 @@ export type ErrorCode =
   | "ETIMEDOUT"
   | "EINTR"
   | "ECANCELED"
+  | "ESTALE"
   | "E2BIG";
 
 /** One row of the errno table. */
@@ -129,6 +130,7 @@ export const ERRNO: Readonly<Record<ErrorCode, ErrnoInfo>> = {
   },
   ENOTSUP: { linux: 95, darwin: 45, description: "Operation not supported" },
   ETIMEDOUT: { linux: 110, darwin: 60, description: "Connection timed out" },
+  ESTALE: { linux: 116, darwin: 70, description: "Stale file handle" },
   EDQUOT: { linux: 122, darwin: 69, description: "Disk quota exceeded" },
   ECANCELED: { linux: 125, darwin: 89, description: "Operation canceled" },
 };

@@ -338,9 +338,56 @@ export class FuseAdapter implements LowLevelHandlers {
     const path = this.#table.pathOf(node);
     if (path !== undefined) return path;
     if (this.#hasInodes && node.ino > 0 && supports(this.#backend, "inodes")) {
-      return await this.#backend.inodePath(node.ino);
+      return await this.#staleIfGone(node, op, this.#backend.inodePath(node.ino));
     }
-    throw fsError("ENOENT", op, `<node ${node.id}>`, { reason: "the file has no name any more" });
+    throw this.#stale(node, op);
+  }
+
+  /**
+   * The error for a request about a node whose file is gone: `ESTALE`,
+   * not `ENOENT`. The kernel's dentry for a name can still point to a
+   * file that a rename replaced or an unlink removed a moment ago (another
+   * process's `mv new target` while `cat target` opens it); on `ESTALE`
+   * open(2), stat(2) and the other path calls look the name up once more
+   * and reach the file that has it now, as on a local file system.
+   */
+  #stale(node: InodeNode, op: string): Error {
+    return fsError("ESTALE", op, `<node ${node.id}>`, { reason: "the file has no name any more" });
+  }
+
+  /**
+   * The path to serve a request about `node` whose file is gone by: the
+   * file that now has the name it last had, when it is of the same type.
+   * That is the file the kernel would reach by looking the name up again
+   * after `ESTALE`, which it does only once: with a name replaced over and
+   * over (`mv tmp target` in a loop while readers open `target`) the retry
+   * can be outrun too. Answering here, in one step, cannot be.
+   */
+  async #successor(node: InodeNode, op: string): Promise<string> {
+    const path = this.#table.lastPathOf(node);
+    if (path !== undefined && (await tryLstat(this.#backend, path))?.type === node.type) {
+      return path;
+    }
+    throw this.#stale(node, op);
+  }
+
+  /** `#path`, or for a file that is gone, its successor's (see `#successor`). */
+  async #pathOrSuccessor(node: InodeNode, op: string): Promise<string> {
+    try {
+      return await this.#path(node, op);
+    } catch (e) {
+      if ((e as { code?: string }).code === "ESTALE") return await this.#successor(node, op);
+      throw e;
+    }
+  }
+
+  async #staleIfGone<T>(node: InodeNode, op: string, work: Promise<T>): Promise<T> {
+    try {
+      return await work;
+    } catch (e) {
+      if ((e as { code?: string }).code === "ENOENT") throw this.#stale(node, op);
+      throw e;
+    }
   }
 
   #childPath(parent: InodeNode, name: string, op: string): string {
@@ -377,13 +424,18 @@ export class FuseAdapter implements LowLevelHandlers {
 
   async #stat(node: InodeNode, op: string): Promise<Metadata> {
     if (this.#hasInodes && node.ino > 0 && supports(this.#backend, "inodes")) {
-      return await this.#backend.statIno(node.ino);
+      try {
+        return await this.#staleIfGone(node, op, this.#backend.statIno(node.ino));
+      } catch (e) {
+        if ((e as { code?: string }).code !== "ESTALE") throw e;
+        return await this.#backend.lstat(await this.#successor(node, op));
+      }
     }
     const path = this.#table.pathOf(node);
     if (path !== undefined) return await this.#backend.lstat(path);
     const held = this.#openOf(node);
     if (held) return await held.file.stat();
-    throw fsError("ENOENT", op, `<node ${node.id}>`, { reason: "the file has no name any more" });
+    return await this.#backend.lstat(await this.#successor(node, op));
   }
 
   /** An open handle of `node`, the only way to reach a file that has no name any more. */
@@ -926,7 +978,7 @@ export class FuseAdapter implements LowLevelHandlers {
   open(req: FuseReply, nodeId: number, fi: FileInfoIn): void {
     this.#run(req, "open", async () => {
       const node = this.#node(nodeId, "open");
-      const path = await this.#path(node, "open");
+      const path = await this.#pathOrSuccessor(node, "open");
       const options = this.#openOptions(fi.flags);
       if (options.write || options.truncate) this.#writable("open", path);
       // With FUSE_CAP_ATOMIC_O_TRUNC the kernel sends O_TRUNC here instead

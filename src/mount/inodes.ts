@@ -58,6 +58,8 @@ export class InodeNode {
   children = 0;
   /** The names this node is known under, first one preferred for its path. */
   readonly links: InodeLink[] = [];
+  /** The last name this node lost (set once it has none left). */
+  lastLink?: InodeLink;
   /** Entries of this directory that the table knows: name → node. */
   readonly entries: Map<string, InodeNode> = new Map();
   /**
@@ -131,6 +133,15 @@ export class InodeTable {
       at = link.parent;
     }
     return "/" + parts.reverse().join("/");
+  }
+
+  /**
+   * For a node without names: the path of the last name it lost (which may
+   * now belong to another file), or `undefined`.
+   */
+  lastPathOf(node: InodeNode): string | undefined {
+    const last = node.links.length === 0 ? node.lastLink : undefined;
+    return last && this.childPath(last.parent, last.name);
   }
 
   /** The path of entry `name` in directory `parent`, or `undefined` when `parent` has none. */
@@ -229,6 +240,7 @@ export class InodeTable {
     const i = node.links.findIndex((l) => l.parent === parent && l.name === name);
     if (i >= 0) node.links.splice(i, 1);
     parent.children--;
+    if (node.links.length === 0) node.lastLink = { parent, name };
     if (node.links.length === 0 && node.ino > 0 && this.#byIno.get(node.ino) === node) {
       this.#byIno.delete(node.ino);
     }

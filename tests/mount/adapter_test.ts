@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import type { Backend } from "../../src/core/backend.ts";
+import { errnoOf } from "../../src/core/errno.ts";
 import { fsError } from "../../src/core/errors.ts";
 import { FuseAdapter } from "../../src/mount/adapter.ts";
 import { resolveMountOptions } from "../../src/mount/options.ts";
@@ -317,4 +318,43 @@ Deno.test("a lookup racing a rename onto the same name keeps the renamed file re
   assert.deepEqual(opened.replies, ["open"]);
   const fresh = await ask(adapter, (r) => adapter.lookup(r, 1, "target"));
   assert.equal(fresh.nodeId, renamed, "a new lookup finds the renamed node");
+});
+
+// The kernel's dentry for a name can still point to the file a rename just
+// replaced: `cat target` while another process runs `mv tmp target`. On a
+// local file system the open succeeds; here the old file is gone from the
+// backend, so the open is served by the file that now has its name (what
+// the kernel would reach by looking the name up again), and a name that is
+// gone altogether answers ESTALE, on which the kernel looks it up again.
+Deno.test("opening a file a rename just replaced opens its successor; a removed one is ESTALE", async () => {
+  const backend = new MemoryBackend();
+  const enc = new TextEncoder();
+  await backend.writeFile("/target", enc.encode("old"));
+  await backend.writeFile("/t2", enc.encode("new"));
+  await backend.writeFile("/gone", enc.encode("x"));
+  const adapter = new FuseAdapter(backend, (await backend.lstat("/")).ino, resolveMountOptions());
+  const replaced = (await ask(adapter, (r) => adapter.lookup(r, 1, "target"))).nodeId;
+  await ask(adapter, (r) => adapter.lookup(r, 1, "t2"));
+  const removed = (await ask(adapter, (r) => adapter.lookup(r, 1, "gone"))).nodeId;
+  assert.deepEqual(
+    (await ask(adapter, (r) => adapter.rename(r, 1, "t2", 1, "target", 0))).replies,
+    [
+      "err 0",
+    ],
+  );
+  assert.deepEqual((await ask(adapter, (r) => adapter.unlink(r, 1, "gone"))).replies, ["err 0"]);
+
+  assert.deepEqual((await ask(adapter, (r) => adapter.getattr(r, replaced, undefined))).replies, [
+    "attr",
+  ]);
+  const opened = await ask(adapter, (r) => adapter.open(r, replaced, fi(0, 0)));
+  assert.deepEqual(opened.replies, ["open"]);
+
+  const stale = errnoOf("ESTALE");
+  assert.deepEqual((await ask(adapter, (r) => adapter.open(r, removed, fi(0, 0)))).replies, [
+    `err ${stale}`,
+  ]);
+  assert.deepEqual((await ask(adapter, (r) => adapter.getattr(r, removed, undefined))).replies, [
+    `err ${stale}`,
+  ]);
 });

@@ -295,3 +295,20 @@ for (const writebackCache of [false, true]) {
     },
   );
 }
+
+// Atomic replacement (write a temporary file, rename it over the real one)
+// is how editors, package managers and deploy scripts update files that
+// others keep reading: a reader must always find the file, old or new.
+fuseTest("readers never miss a file that writers keep replacing with mv", async () => {
+  for (const cache of ["never", "auto"] as CachePolicy[]) {
+    await withMount(new MemoryBackend(), { cache }, async (mp) => {
+      const r = await sh(
+        `echo 0 > target && seq 1 8 | xargs -P8 -I{} sh -c ` +
+          `'for i in $(seq 1 60); do echo {} > t{}; mv t{} target; cat target > /dev/null; done'`,
+        mp,
+      );
+      assert.equal(r.stderr, "", `cache: ${cache}`);
+      assert.equal(r.code, 0);
+    });
+  }
+});
