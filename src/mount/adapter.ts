@@ -794,7 +794,7 @@ export class FuseAdapter implements LowLevelHandlers {
   readlink(req: FuseReply, nodeId: number): void {
     this.#run(req, "readlink", async () => {
       const node = this.#node(nodeId, "readlink");
-      const path = await this.#path(node, "readlink");
+      const path = await this.#pathOrSuccessor(node, "readlink");
       need(supports(this.#backend, "symlinks"), "EINVAL", "readlink", path);
       req.readlink(await this.#backend.readLink(path));
     });

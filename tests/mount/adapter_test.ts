@@ -326,7 +326,7 @@ Deno.test("a lookup racing a rename onto the same name keeps the renamed file re
 // backend, so the open is served by the file that now has its name (what
 // the kernel would reach by looking the name up again), and a name that is
 // gone altogether answers ESTALE, on which the kernel looks it up again.
-Deno.test("opening a file a rename just replaced opens its successor; a removed one is ESTALE", async () => {
+Deno.test("opening or reading a link a rename just replaced serves its successor; a removed file is ESTALE", async () => {
   const backend = new MemoryBackend();
   const enc = new TextEncoder();
   await backend.writeFile("/target", enc.encode("old"));
@@ -349,6 +349,14 @@ Deno.test("opening a file a rename just replaced opens its successor; a removed 
   ]);
   const opened = await ask(adapter, (r) => adapter.open(r, replaced, fi(0, 0)));
   assert.deepEqual(opened.replies, ["open"]);
+
+  // `ln -s v tmp && mv -T tmp link` while others follow `link`.
+  await backend.symlink("v1", "/link");
+  await backend.symlink("v2", "/l2");
+  const link = (await ask(adapter, (r) => adapter.lookup(r, 1, "link"))).nodeId;
+  await ask(adapter, (r) => adapter.lookup(r, 1, "l2"));
+  await ask(adapter, (r) => adapter.rename(r, 1, "l2", 1, "link", 0));
+  assert.deepEqual((await ask(adapter, (r) => adapter.readlink(r, link))).replies, ["readlink"]);
 
   const stale = errnoOf("ESTALE");
   assert.deepEqual((await ask(adapter, (r) => adapter.open(r, removed, fi(0, 0)))).replies, [

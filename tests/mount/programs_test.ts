@@ -304,7 +304,8 @@ fuseTest("readers never miss a file that writers keep replacing with mv", async 
     await withMount(new MemoryBackend(), { cache }, async (mp) => {
       const r = await sh(
         `echo 0 > target && seq 1 8 | xargs -P8 -I{} sh -c ` +
-          `'for i in $(seq 1 60); do echo {} > t{}; mv t{} target; cat target > /dev/null; done'`,
+          `'for i in $(seq 1 60); do echo {} > t{}; mv t{} target; cat target > /dev/null; ` +
+          `ln -s target l{}; mv -T l{} link; cat link > /dev/null; done'`,
         mp,
       );
       assert.equal(r.stderr, "", `cache: ${cache}`);
