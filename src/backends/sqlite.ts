@@ -5,6 +5,7 @@
  * @module
  */
 
+import { statfsSync } from "node:fs";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import {
   ALL_CAPABILITIES,
@@ -46,6 +47,7 @@ import {
   S_IFREG,
   type StatFs,
 } from "../core/types.ts";
+import { statFsOf } from "./host_common.ts";
 import { type HandleHost, LockTable, SqliteFileHandle } from "./sqlite_handle.ts";
 import { type ArrayRows, returningArrays } from "./sqlite_rows.ts";
 import {
@@ -2179,10 +2181,18 @@ export class SqliteBackend extends Layerable
 
   /**
    * Usage figures: bytes are the database pages in use, inodes the rows of
-   * the inode table (unlinked files still open included). There is no
-   * capacity of its own: totals are 0 ("unlimited") and the available
+   * the inode table (unlinked files still open included).
+   *
+   * Capacity: a file database grows into the free space of the disk that
+   * holds it, so with `--allow-sys=statfs` the available bytes are that
+   * disk's (as `statfs(2)` reports them to an unprivileged user) plus the
+   * database's own free pages, and the total is used + available — what
+   * `df` on a mounted drive then shows, and what installers that check free
+   * space see. Without that permission (and for an in-memory database) there
+   * is no capacity of its own: totals are 0 ("unlimited") and the available
    * figures are `Number.MAX_SAFE_INTEGER`, as for an unlimited
-   * MemoryBackend; put a `Quota` in front for limits.
+   * MemoryBackend. Inodes are never limited. Put a `Quota` in front for
+   * limits of your own.
    */
   // deno-lint-ignore require-await
   async statfs(): Promise<StatFs> {
@@ -2190,12 +2200,15 @@ export class SqliteBackend extends Layerable
       const pragma = (name: string) =>
         Number((this.#q(`PRAGMA ${name}`).get() as Record<string, number>)[name]);
       const pageSize = pragma("page_size");
-      const used = (pragma("page_count") - pragma("freelist_count")) * pageSize;
+      const freePages = pragma("freelist_count");
+      const used = (pragma("page_count") - freePages) * pageSize;
       const inodes = Number((this.#q("SELECT count(*) AS n FROM inodes").get() as { n: number }).n);
+      const disk = this.#shared ? hostAvailableBytes(this.location) : undefined;
+      const available = disk === undefined ? undefined : disk + freePages * pageSize;
       return {
-        totalBytes: 0,
+        totalBytes: available === undefined ? 0 : used + available,
         usedBytes: used,
-        availableBytes: UNLIMITED,
+        availableBytes: available ?? UNLIMITED,
         totalInodes: 0,
         usedInodes: inodes,
         availableInodes: UNLIMITED,
@@ -2547,6 +2560,25 @@ function owner(options: { uid?: number; gid?: number }, file: string) {
 }
 
 /** `EACCES` naming the flag when Deno would refuse to open the file. */
+/**
+ * Bytes an unprivileged user may still write on the file system holding
+ * `file`, or `undefined` when Deno's permissions do not allow asking
+ * (`--allow-sys=statfs`) or the host cannot tell. Asked without a prompt:
+ * a statfs call must never stop a mount to wait for a yes.
+ */
+function hostAvailableBytes(file: string): number | undefined {
+  if (Deno.permissions.querySync({ name: "sys", kind: "statfs" }).state !== "granted") {
+    return undefined;
+  }
+  try {
+    return statFsOf(statfsSync(file)).availableBytes;
+  } catch {
+    // The file's directory vanished or the host refused: report no capacity
+    // rather than fail a df.
+    return undefined;
+  }
+}
+
 function checkPermissions(file: string, readOnly: boolean): void {
   const missing: string[] = [];
   if (Deno.permissions.querySync({ name: "read", path: file }).state !== "granted") {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { statfsSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { SqliteBackend } from "../../src/backends/sqlite.ts";
 import {
@@ -678,6 +679,52 @@ Deno.test("statfs counts pages and inodes and reports no limit of its own", asyn
   } finally {
     b.close();
   }
+});
+
+Deno.test("statfs of a file database reports the free space of the disk it lives on", async () => {
+  await withDb(async (file, dir) => {
+    using b = SqliteBackend.open(file);
+    await b.writeFile("/f", pattern(4 * CHUNK_SIZE));
+    const stats = await b.statfs();
+    const host = statfsSync(dir);
+    const hostAvailable = host.bavail * host.bsize;
+    // The disk is shared with everything else on the machine: allow drift.
+    const slack = 256 * 1024 * 1024;
+    assert.ok(
+      Math.abs(stats.availableBytes - hostAvailable) < slack,
+      `${stats.availableBytes} vs host ${hostAvailable}`,
+    );
+    assert.equal(stats.totalBytes, stats.usedBytes + stats.availableBytes);
+    assert.ok(stats.usedBytes >= 4 * CHUNK_SIZE);
+    assert.equal(stats.availableInodes, Number.MAX_SAFE_INTEGER);
+  });
+});
+
+Deno.test("statfs of a file database without --allow-sys=statfs reports no limit instead of failing", async () => {
+  await withDb(async (file, dir) => {
+    const module = new URL("../../src/backends/sqlite.ts", import.meta.url).href;
+    const script = `
+      import { SqliteBackend } from ${JSON.stringify(module)};
+      const b = SqliteBackend.open(${JSON.stringify(file)});
+      const s = await b.statfs();
+      b.close();
+      console.log(JSON.stringify([s.totalBytes, s.availableBytes]));
+    `;
+    // `deno eval` would grant every permission: run a script file instead.
+    const probe = `${dir}/probe.ts`;
+    await Deno.writeTextFile(probe, script);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--no-prompt", `--allow-read=${dir}`, `--allow-write=${dir}`, probe],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), [
+      0,
+      Number.MAX_SAFE_INTEGER,
+    ]);
+  });
 });
 
 Deno.test("inodePath finds a name of an inode, also deep and after renames", async () => {
