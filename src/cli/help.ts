@@ -15,8 +15,7 @@ const BACKENDS = `Backends:
   overlay:LOWER,UPPER   LOWER read-only, every change goes to UPPER (each mem:, sqlite: or
                         dir:), e.g. overlay:dir:./template,mem:`;
 
-const STORAGE_FLAGS = `Flags:
-  --read-only           Refuse every change ("Read-only file system")
+const STORAGE_FLAGS = `  --read-only           Refuse every change ("Read-only file system")
   -h, --help            Show this help
 
 ${MIDDLEWARE_HELP}`;
@@ -136,6 +135,7 @@ export const LS_HELP = `Usage: anyfs ls <backend> [path...] [flags]
 
 List a directory of a drive (default /), or show a file's name.
 
+Flags:
   -l, --long            Long format: mode, links, owner, group, size, time, name
   -a, --all             Include names starting with '.'
   --json                One JSON object per entry
@@ -153,6 +153,7 @@ export const TREE_HELP = `Usage: anyfs tree <backend> [path] [flags]
 
 Show a directory tree of a drive (default /), symbolic links with their targets.
 
+Flags:
   -a, --all             Include names starting with '.'
   -L, --depth N         Descend at most N levels
 ${STORAGE_FLAGS}
@@ -166,6 +167,7 @@ export const CAT_HELP = `Usage: anyfs cat <backend> <path...> [flags]
 
 Write the contents of files in a drive to stdout, one after the other.
 
+Flags:
 ${STORAGE_FLAGS}
 
 Examples:
@@ -178,6 +180,7 @@ export const STAT_HELP = `Usage: anyfs stat <backend> <path...> [flags]
 Show the metadata of entries in a drive: type, size, mode, owner, inode,
 links and times (UTC). A symbolic link is described itself unless -L.
 
+Flags:
   -L, --dereference     Follow a final symbolic link
   --json                One JSON object per path
 ${STORAGE_FLAGS}
@@ -192,6 +195,7 @@ export const DU_HELP = `Usage: anyfs du <backend> [path] [flags]
 Show the bytes a tree holds (the sum of file sizes; a hard-linked file counts
 once), for each directory, deepest first, and in total.
 
+Flags:
   -s, --summarize       Only the total
   -H, --human           Sizes as 1.5 MiB instead of bytes
 ${STORAGE_FLAGS}
@@ -217,6 +221,7 @@ export const MKDIR_HELP = `Usage: anyfs mkdir <backend> <path...> [flags]
 
 Create directories in a drive. Creates the drive file for sqlite: if missing.
 
+Flags:
   -p, --parents         Create missing parents; no error if it exists
   -m, --mode MODE       Permission bits in octal (default 755 minus the umask 022)
 ${STORAGE_FLAGS}
@@ -230,6 +235,7 @@ export const RM_HELP = `Usage: anyfs rm <backend> <path...> [flags]
 
 Remove files, symbolic links and (with -r) directories from a drive.
 
+Flags:
   -r, --recursive       Remove directories and everything in them
   -f, --force           No error for paths that do not exist
 ${STORAGE_FLAGS}
@@ -244,6 +250,7 @@ export const MV_HELP = `Usage: anyfs mv <backend> <source> <dest> [flags]
 Move or rename inside a drive. When dest is an existing directory, source is
 moved into it. An existing file at dest is replaced (as rename(2) does).
 
+Flags:
 ${STORAGE_FLAGS}
 
 Examples:
@@ -257,6 +264,7 @@ Copy inside a drive: a file's content and mode, a symbolic link as a link,
 with -r a directory and everything in it. When dest is an existing directory,
 source is copied into it. Existing files are replaced unless -n.
 
+Flags:
   -r, --recursive       Copy directories
   -n, --no-clobber      Fail instead of replacing what exists
   -p, --preserve        Keep access and modification times
@@ -266,8 +274,8 @@ Examples:
   anyfs cp sqlite:./drive.db /a.txt /b.txt
   anyfs cp -r -p sqlite:./drive.db /site /site-backup`;
 
-const TRANSFER_FLAGS =
-  `  --overwrite           Replace files and links that exist at the destination
+const TRANSFER_FLAGS = `Flags:
+  --overwrite           Replace files and links that exist at the destination
                         (directories are always merged); without it they are an error
                         and nothing is copied
   --owners              Also copy owner and group (needs root to give files away)

@@ -29,6 +29,20 @@ Deno.test("every command has --help with usage and examples, exit 0", async () =
   assert.equal(await anyfsOk(["help", "mount"]), await anyfsOk(["mount", "-h"]));
 });
 
+Deno.test("every flag in a command's help is listed under a heading such as 'Flags:'", () => {
+  for (const c of COMMANDS) {
+    const lines = c.help.split("\n");
+    let heading: string | undefined;
+    for (const line of lines) {
+      if (line === "") heading = undefined;
+      else if (/^\S.*:$/.test(line)) heading = line;
+      else if (line.startsWith("  -")) {
+        assert.ok(heading, `${c.name}: '${line.trim()}' has no heading above it`);
+      }
+    }
+  }
+});
+
 interface BadCase {
   name: string;
   args: (dir: string) => string[];
