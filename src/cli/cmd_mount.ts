@@ -9,7 +9,7 @@ import { isAvailable } from "../mount/availability.ts";
 import { MountError } from "../mount/errors.ts";
 import { mount, type MountHandle } from "../mount/handle.ts";
 import type { MountOptions } from "../mount/options.ts";
-import { isNotConnected } from "../mount/system.ts";
+import { isNotConnected, mountAt } from "../mount/system.ts";
 import { HELP_OPTION, parseCommandArgs } from "./args.ts";
 import { looksLikeBackendSpec, parseBackendSpec } from "./backend_spec.ts";
 import { type Command, help } from "./command.ts";
@@ -37,6 +37,7 @@ const MOUNT_OPTIONS = {
   "writeback-cache": { type: "boolean" },
   debug: { type: "boolean" },
   stats: { type: "boolean" },
+  nonempty: { type: "boolean" },
 } as const;
 
 /** The file system name `mount` and `df` show: the spec, made safe for libfuse's `-o`. */
@@ -45,7 +46,7 @@ function fsNameFor(label: string): string {
   return label.replace(/,/g, "+").replace(/[\\\0]/g, "_");
 }
 
-async function checkMountPoint(path: string): Promise<void> {
+async function checkMountPoint(path: string, allowNonEmpty: boolean): Promise<void> {
   let info: Deno.FileInfo | undefined;
   try {
     info = await lstatOrUndefined(path);
@@ -62,6 +63,18 @@ async function checkMountPoint(path: string): Promise<void> {
     throw new CliError(
       `mount point ${path} is not a directory`,
       "mount on an empty directory",
+    );
+  }
+  // Something mounted there is mount()'s to report (listing a stuck mount could hang here).
+  if (allowNonEmpty || await mountAt(path)) return;
+  // FUSE 3 mounts over a non-empty directory without a word; what was in it
+  // (often the very project the user meant to work on) vanishes from view
+  // until unmount, which looks like lost data.
+  for await (const entry of Deno.readDir(path)) {
+    throw new CliError(
+      `mount point ${path} is not empty (${entry.name} is in it); mounting would hide ` +
+        `its contents until unmount`,
+      "choose an empty directory, or add --nonempty to hide its contents on purpose",
     );
   }
 }
@@ -161,7 +174,7 @@ export const mountCommand: Command = {
     if (!availability.available) {
       throw new CliError(`cannot mount: ${availability.reason}`, availability.fix);
     }
-    await checkMountPoint(mountPoint);
+    await checkMountPoint(mountPoint, values.nonempty === true);
     if (settings.traceFile !== undefined && isInside(settings.traceFile, mountPoint)) {
       throw new CliError(
         `the trace file ${settings.traceFile} is inside the mount point ${mountPoint}`,

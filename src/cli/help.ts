@@ -85,6 +85,8 @@ Mount options:
   --writeback-cache     Let the kernel batch small writes (faster; see the mount docs)
   --debug               Print libfuse's trace of every request to stderr
   --stats               Print live counters (ops/s, bytes, errors) to stderr every second
+  --nonempty            Mount even over a directory that is not empty (its contents are
+                        hidden until unmount)
   -h, --help            Show this help
 
 ${MIDDLEWARE_HELP}

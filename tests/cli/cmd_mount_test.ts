@@ -243,6 +243,32 @@ fuseTest(
 );
 
 fuseTest(
+  "a non-empty mount point is refused (its files would vanish from view); --nonempty mounts over it",
+  async () => {
+    await using dir = await tempDir();
+    const mp = `${dir.path}/project`;
+    await Deno.mkdir(mp);
+    await Deno.writeTextFile(`${mp}/package.json`, "{}");
+    let m: BackgroundMount | undefined;
+    try {
+      const refused = await anyfs(["mount", mp]);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /is not empty \(package\.json is in it\)/);
+      assert.match(refused.stderr, /--nonempty/);
+      assertNoStackTrace(refused.stderr);
+      assert.equal(await isMounted(mp), false);
+
+      m = await startMount([mp, "--nonempty"]);
+      assert.equal(await shOk(`ls -A '${mp}'`), "", "the new mount is empty");
+      await stop(m, mp);
+      assert.equal(await Deno.readTextFile(`${mp}/package.json`), "{}", "visible again");
+    } finally {
+      await cleanup(m, mp);
+    }
+  },
+);
+
+fuseTest(
   "a busy mount point: mounting again and unmounting while in use say what to do",
   async () => {
     await using dir = await tempDir();
