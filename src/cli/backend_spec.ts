@@ -113,6 +113,10 @@ export function parseBackendSpec(text: string, command?: string): BackendSpec {
   if (cut < 0) {
     const lastComma = body.lastIndexOf(",");
     if (lastComma >= 0 && isSqliteFileName(body.slice(lastComma + 1))) cut = lastComma;
+    // `overlay:mem:,s3:bucket` has two layers; the problem is the unknown scheme, so say that.
+    else if (lastComma >= 0 && /^[A-Za-z][A-Za-z0-9+.-]*:/.test(body.slice(lastComma + 1))) {
+      parseLayer(body.slice(lastComma + 1), text, command);
+    }
   }
   if (cut < 0) {
     throw new UsageError(

@@ -40,6 +40,8 @@ Deno.test("parseBackendSpec: bad specs are usage errors that say what is wrong",
     ["mem:x", /mem: takes nothing after the colon/],
     ["overlay:mem:", /needs two backends/],
     ["overlay:,mem:", /needs two backends/],
+    ["overlay:mem:,s3:bucket", /unknown backend scheme 's3:' in 'overlay:mem:,s3:bucket'/],
+    ["overlay:dir:./a,b:c,s3:", /unknown backend scheme 's3:'/],
     ["overlay:overlay:mem:,mem:,mem:", /cannot be overlays/],
     ["./data", /not a backend spec .*dir:\.\/data, .*sqlite:\.\/data/],
   ];
