@@ -93,6 +93,13 @@ ${MIDDLEWARE_HELP}
 
 ${BACKENDS}
 
+Good to know:
+  File watchers (inotify: fs.watch, nodemon, vite, tsc --watch) see every change made
+  through the mount, by any process. They do not see changes made to the backend
+  directly (the host directory of dir:, an overlay's LOWER, another 'anyfs' command
+  on the same sqlite: drive): such changes show up in listings and reads, without an
+  event. Use polling there (e.g. CHOKIDAR_USEPOLLING=1, fs.watchFile).
+
 Examples:
   mkdir -p /tmp/scratch && anyfs mount /tmp/scratch
   anyfs mount /mnt/work sqlite:./work.db --cache always

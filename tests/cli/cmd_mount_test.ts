@@ -382,3 +382,40 @@ fuseTest(
     }
   },
 );
+
+fuseTest(
+  "file watchers on the mount see changes other processes make through it (what 'mount --help' promises)",
+  async () => {
+    await using dir = await tempDir();
+    const mp = `${dir.path}/mnt`;
+    await Deno.mkdir(mp);
+    let m: BackgroundMount | undefined;
+    let watcher: Deno.FsWatcher | undefined;
+    try {
+      m = await startMount([mp]);
+      watcher = Deno.watchFs(mp);
+      const seen = (async () => {
+        for await (const event of watcher!) {
+          if (event.paths.some((p) => p.endsWith("/made-by-sh.txt"))) return event.kind;
+        }
+        return "watcher closed";
+      })();
+      await shOk(`echo x > '${mp}/made-by-sh.txt'`);
+      // A bound so a broken watcher fails the test instead of hanging it.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const kind = await Promise.race([
+        seen,
+        new Promise<string>((r) => timer = setTimeout(() => r("no event within 10 s"), 10_000)),
+      ]);
+      clearTimeout(timer);
+      assert.match(kind, /^(create|modify)$/);
+      watcher.close();
+      watcher = undefined;
+      await stop(m, mp);
+      m = undefined;
+    } finally {
+      watcher?.close();
+      await cleanup(m, mp);
+    }
+  },
+);
