@@ -381,6 +381,66 @@ export class FuseAdapter implements LowLevelHandlers {
     }
   }
 
+  /**
+   * The path an open of `node` opens: its own, or, for a file that is gone,
+   * its successor's (see `#successor`) — but only where serving another
+   * file is what a later lookup would give and can neither change nor
+   * disclose data it should not:
+   * - a read-only open: the same request also arrives for a reopen through
+   *   `/proc/PID/fd/N` of a file unlinked while open (or through an
+   *   `O_PATH` descriptor), where tmpfs opens the unlinked file; writing or
+   *   truncating whatever file has its old name now would destroy data;
+   * - of a file that is really gone: one still open here, or still in the
+   *   backend under its inode number, is alive without a name, not
+   *   replaced;
+   * - that the caller may read: the kernel checked the permissions of the
+   *   old file, not of its successor.
+   * Everything else answers `ESTALE`, on which the kernel looks the name up
+   * once more (and a reopen through `/proc` fails, rather than reach
+   * another file). `successor` says whether the path is a successor's.
+   */
+  async #openPath(
+    req: FuseReply,
+    node: InodeNode,
+    options: OpenOptions,
+  ): Promise<{ path: string; successor: boolean }> {
+    try {
+      return { path: await this.#path(node, "open"), successor: false };
+    } catch (e) {
+      if ((e as { code?: string }).code !== "ESTALE") throw e;
+      if (options.write || options.truncate || options.append) throw e;
+      if (this.#openOf(node) !== undefined) throw e;
+      if (this.#hasInodes && node.ino > 0 && supports(this.#backend, "inodes")) {
+        const alive = await this.#backend.statIno(node.ino).then(() => true, () => false);
+        if (alive) throw e;
+      }
+      const path = await this.#successor(node, "open");
+      if (this.#opt.defaultPermissions) {
+        const meta = await tryLstat(this.#backend, path);
+        if (meta === null || !this.#permits(req, meta, ACCESS.read)) throw e;
+      }
+      return { path, successor: true };
+    }
+  }
+
+  /**
+   * Whether the caller of `req` may access a node with `meta` for `mask`
+   * (`ACCESS` bits), by its owner, group and mode as the kernel's
+   * `default_permissions` checks them (only the primary group is known).
+   */
+  #permits(req: FuseReply, meta: Metadata, mask: number): boolean {
+    const { uid, gid } = req.context();
+    const mode = meta.mode;
+    const owner = this.#opt.uid ?? meta.uid;
+    const group = this.#opt.gid ?? meta.gid;
+    if (uid === 0) {
+      // root reads and writes anything, and executes what anyone may.
+      return !(mask & ACCESS.execute) || meta.type === "dir" || (mode & 0o111) !== 0;
+    }
+    const bits = uid === owner ? (mode >> 6) & 7 : gid === group ? (mode >> 3) & 7 : mode & 7;
+    return (bits & mask) === mask;
+  }
+
   async #staleIfGone<T>(node: InodeNode, op: string, work: Promise<T>): Promise<T> {
     try {
       return await work;
@@ -805,21 +865,7 @@ export class FuseAdapter implements LowLevelHandlers {
       const node = this.#node(nodeId, "access");
       const meta = await this.#stat(node, "access");
       if (mask & ACCESS.write) this.#writable("access");
-      if (mask !== ACCESS.exists) {
-        const { uid, gid } = req.context();
-        const mode = meta.mode;
-        const owner = this.#opt.uid ?? meta.uid;
-        const group = this.#opt.gid ?? meta.gid;
-        const bits = uid === owner ? (mode >> 6) & 7 : gid === group ? (mode >> 3) & 7 : mode & 7;
-        let ok: boolean;
-        if (uid === 0) {
-          // root reads and writes anything, and executes what anyone may.
-          ok = !(mask & ACCESS.execute) || meta.type === "dir" || (mode & 0o111) !== 0;
-        } else {
-          ok = (bits & mask) === mask;
-        }
-        need(ok, "EACCES", "access");
-      }
+      if (mask !== ACCESS.exists) need(this.#permits(req, meta, mask), "EACCES", "access");
       req.err(0);
     });
   }
@@ -978,8 +1024,8 @@ export class FuseAdapter implements LowLevelHandlers {
   open(req: FuseReply, nodeId: number, fi: FileInfoIn): void {
     this.#run(req, "open", async () => {
       const node = this.#node(nodeId, "open");
-      const path = await this.#pathOrSuccessor(node, "open");
       const options = this.#openOptions(fi.flags);
+      const { path, successor } = await this.#openPath(req, node, options);
       if (options.write || options.truncate) this.#writable("open", path);
       // With FUSE_CAP_ATOMIC_O_TRUNC the kernel sends O_TRUNC here instead
       // of a setattr: `truncate: true` in the options does it.
@@ -993,7 +1039,12 @@ export class FuseAdapter implements LowLevelHandlers {
         }
       }
       const fh = this.#addFile(node, file);
-      if (req.open(this.#openReply(fh, file)) === ENOENT_REPLY) {
+      const reply = this.#openReply(fh, file);
+      // The kernel's size and cached pages of the node are the replaced
+      // file's: reads through them would cut the successor's content to
+      // the old size (or show old pages). Direct I/O reads what is there.
+      if (successor) Object.assign(reply, { directIo: true, keepCache: false });
+      if (req.open(reply) === ENOENT_REPLY) {
         // The open was interrupted: no release will come for this handle.
         this.#files.delete(fh);
         await file.close();

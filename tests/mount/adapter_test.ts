@@ -366,3 +366,118 @@ Deno.test("opening or reading a link a rename just replaced serves its successor
     `err ${stale}`,
   ]);
 });
+
+/** Backend `inner` without the `inodes` capability: the table is then the only way to a node's path. */
+function withoutInodes(inner: MemoryBackend): Backend {
+  return new Proxy(inner, {
+    get(t, p) {
+      if (p === "capabilities") return new Set([...t.capabilities].filter((c) => c !== "inodes"));
+      const v = Reflect.get(t, p, t);
+      return typeof v === "function" ? v.bind(t) : v;
+    },
+  });
+}
+
+const O_WRONLY = 0o1;
+const O_RDWR = 0o2;
+const O_TRUNC = 0o1000;
+
+// The kernel sends OPEN for a node whose file lost its name not only when a
+// rename raced a path walk, but also for a reopen through /proc/PID/fd/N of
+// a file unlinked while open (`exec 3<>f; rm f; echo x > /proc/self/fd/3`).
+// tmpfs opens the unlinked file; the mount cannot, but it must never hand
+// out the unrelated file that has the name now: writing or truncating it
+// destroys that file's data.
+for (const inodes of [true, false]) {
+  Deno.test(`reopening a file unlinked while open never opens the file that has its name now (inodes: ${inodes})`, async () => {
+    const inner = new MemoryBackend();
+    const backend = inodes ? inner : withoutInodes(inner);
+    const enc = new TextEncoder();
+    await inner.writeFile("/f", enc.encode("secret"));
+    const adapter = new FuseAdapter(backend, (await inner.lstat("/")).ino, resolveMountOptions());
+    const node = (await ask(adapter, (r) => adapter.lookup(r, 1, "f"))).nodeId;
+    assert.deepEqual((await ask(adapter, (r) => adapter.open(r, node, fi(0, O_RDWR)))).replies, [
+      "open",
+    ]);
+    assert.deepEqual((await ask(adapter, (r) => adapter.unlink(r, 1, "f"))).replies, ["err 0"]);
+    await inner.writeFile("/f", enc.encode("other"));
+
+    const stale = `err ${errnoOf("ESTALE")}`;
+    for (const flags of [O_WRONLY | O_TRUNC, O_RDWR, O_WRONLY, 0, O_TRUNC]) {
+      const r = await ask(adapter, (r) => adapter.open(r, node, fi(0, flags)));
+      assert.deepEqual(r.replies, [stale], `open flags ${flags.toString(8)}`);
+    }
+    assert.equal(new TextDecoder().decode(await inner.readFile("/f")), "other");
+  });
+}
+
+// A write through a node whose file a rename just replaced must not land in
+// the replacement either: open(2) looks the name up again on ESTALE.
+Deno.test("a writable open of a replaced file answers ESTALE; the replacement keeps its data", async () => {
+  const backend = new MemoryBackend();
+  const enc = new TextEncoder();
+  await backend.writeFile("/target", enc.encode("old"));
+  await backend.writeFile("/t2", enc.encode("new"));
+  const adapter = new FuseAdapter(backend, (await backend.lstat("/")).ino, resolveMountOptions());
+  const replaced = (await ask(adapter, (r) => adapter.lookup(r, 1, "target"))).nodeId;
+  await ask(adapter, (r) => adapter.lookup(r, 1, "t2"));
+  assert.deepEqual(
+    (await ask(adapter, (r) => adapter.rename(r, 1, "t2", 1, "target", 0))).replies,
+    [
+      "err 0",
+    ],
+  );
+  const r = await ask(adapter, (r) => adapter.open(r, replaced, fi(0, O_WRONLY | O_TRUNC)));
+  assert.deepEqual(r.replies, [`err ${errnoOf("ESTALE")}`]);
+  assert.equal(new TextDecoder().decode(await backend.readFile("/target")), "new");
+});
+
+// A file unlinked through the mount but still open in the backend (another
+// process's descriptor) is alive, not replaced.
+Deno.test("a read-only open of an unlinked file another user of the backend holds answers ESTALE", async () => {
+  const backend = new MemoryBackend();
+  const enc = new TextEncoder();
+  await backend.writeFile("/f", enc.encode("secret"));
+  const held = await backend.open("/f", { read: true });
+  try {
+    const adapter = new FuseAdapter(backend, (await backend.lstat("/")).ino, resolveMountOptions());
+    const node = (await ask(adapter, (r) => adapter.lookup(r, 1, "f"))).nodeId;
+    assert.deepEqual((await ask(adapter, (r) => adapter.unlink(r, 1, "f"))).replies, ["err 0"]);
+    await backend.writeFile("/f", enc.encode("other"));
+    const r = await ask(adapter, (r) => adapter.open(r, node, fi(0, 0)));
+    assert.deepEqual(r.replies, [`err ${errnoOf("ESTALE")}`]);
+  } finally {
+    await held.close();
+  }
+});
+
+/** A request from the unprivileged user `uid` (group `uid`). */
+class UserReply extends EntryReply {
+  constructor(readonly uid: number) {
+    super();
+  }
+  override context() {
+    return { uid: this.uid, gid: this.uid, pid: 1, umask: 0o22 };
+  }
+}
+
+// With default_permissions the kernel checked the permissions of the
+// replaced file, not of the one that has its name now.
+Deno.test("a replaced file's successor is served only to a caller who may read it", async () => {
+  const backend = new MemoryBackend();
+  const enc = new TextEncoder();
+  await backend.writeFile("/target", enc.encode("public"), { mode: 0o644 });
+  await backend.writeFile("/t2", enc.encode("private"), { mode: 0o600, uid: 1000, gid: 1000 });
+  const adapter = new FuseAdapter(backend, (await backend.lstat("/")).ino, resolveMountOptions());
+  const replaced = (await ask(adapter, (r) => adapter.lookup(r, 1, "target"))).nodeId;
+  await ask(adapter, (r) => adapter.lookup(r, 1, "t2"));
+  await ask(adapter, (r) => adapter.rename(r, 1, "t2", 1, "target", 0));
+  const open = async (uid: number) => {
+    const r = new UserReply(uid);
+    adapter.open(r, replaced, fi(0, 0));
+    await settle(adapter);
+    return r.replies;
+  };
+  assert.deepEqual(await open(2000), [`err ${errnoOf("ESTALE")}`]);
+  assert.deepEqual(await open(1000), ["open"]);
+});

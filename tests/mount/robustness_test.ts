@@ -2,6 +2,7 @@
 // process itself, backends that throw, and processes that die.
 import assert from "node:assert/strict";
 import { MemoryBackend } from "../../src/backends/memory.ts";
+import { SqliteBackend } from "../../src/backends/sqlite.ts";
 import type { FileHandle, OpenOptions } from "../../src/core/backend.ts";
 import { fsError } from "../../src/core/errors.ts";
 import type { DirEntry, Metadata } from "../../src/core/types.ts";
@@ -233,6 +234,66 @@ fuseTest(
       assert.equal(stderr, "");
     } finally {
       await Deno.remove(mp);
+    }
+  },
+);
+
+// `exec 3<>f; rm f; echo x > /proc/self/fd/3` opens the unlinked file again
+// through the kernel's node of it. tmpfs opens that file; the mount cannot
+// reach it by any path, and must not open the file that has its name now
+// instead: the write would destroy that file's content.
+fuseTest(
+  "a reopen through /proc/self/fd of an unlinked file never writes into the file that has its name now",
+  async () => {
+    for (const backend of [new MemoryBackend(), SqliteBackend.memory()]) {
+      await withMount(backend, {}, async (mp) => {
+        const r = await sh(
+          `echo secret > f
+         exec 3<>f
+         rm f
+         echo other > f
+         echo clobbered > /proc/self/fd/3
+         cat /proc/self/fd/3
+         exec 3>&-
+         cat f`,
+          mp,
+        );
+        assert.equal(r.stdout, "other\n", r.stderr);
+      });
+    }
+  },
+);
+
+// Other processes replace `target` with mv, append to files whose extra
+// names others keep adding and removing, and read `target`, all at once.
+// Every read must be one whole version of `target` (never cut to another
+// version's size, never another file), every append must land in its file.
+fuseTest(
+  "replacing, linking and appending from many processes: every read is a whole version, no append is lost",
+  async () => {
+    const rounds = 150;
+    const script = `
+    for w in 1 2 3; do (for i in $(seq 1 ${rounds}); do
+      printf 'W%d-%d-%0*d\\n' $w $i $((i % 7 * 9 + 1)) 0 > tmp.$w && mv tmp.$w target; done) & done
+    for a in 1 2; do (for i in $(seq 1 ${rounds}); do echo "A$a-$i" >> log.$a; done) & done
+    for a in 1 2; do (for i in $(seq 1 ${rounds}); do
+      ln log.$a alias.$a 2>/dev/null; rm -f alias.$a; done) & done
+    for r in 1 2 3; do (for i in $(seq 1 ${rounds}); do cat target 2>>err.$r >> seen.$r; done) & done
+    wait`;
+    for (const backend of [new MemoryBackend(), SqliteBackend.memory()]) {
+      await withMount(backend, {}, async (mp) => {
+        await shOk("printf 'W0-0-0\\n' > target; : > log.1; : > log.2", mp);
+        await shOk(script, mp);
+        const seen = (await shOk("cat seen.1 seen.2 seen.3", mp)).split("\n").filter((l) => l);
+        assert.deepEqual(seen.filter((l) => !/^W\d-\d+-0+$/.test(l)), []);
+        // A read that lost every race with the writers may fail, never wrongly.
+        const errors = (await shOk("cat err.1 err.2 err.3", mp)).split("\n").filter((l) => l);
+        assert.deepEqual(errors.filter((l) => !l.endsWith("Stale file handle")), []);
+        for (const a of [1, 2]) {
+          const lines = (await shOk(`cat log.${a}`, mp)).split("\n").filter((l) => l);
+          assert.deepEqual(lines, Array.from({ length: rounds }, (_, i) => `A${a}-${i + 1}`));
+        }
+      });
     }
   },
 );
