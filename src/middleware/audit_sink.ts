@@ -109,7 +109,9 @@ export class JsonLinesSink implements AuditSink, AsyncDisposable {
   /**
    * A sink appending to the file at `path`, created (mode 0o644) when
    * missing. Needs `--allow-write=<path>`; without it, `EACCES` naming the
-   * flag.
+   * flag. A file that cannot be opened is an `FsError` with the
+   * system's code: `ENOENT` when its directory does not exist, `EISDIR`
+   * when `path` is a directory.
    */
   static async toFile(path: string | URL): Promise<JsonLinesSink> {
     const name = path instanceof URL ? path.pathname : String(path);
@@ -118,7 +120,13 @@ export class JsonLinesSink implements AuditSink, AsyncDisposable {
         reason: `the audit log needs write access: run again with --allow-write=${name}`,
       });
     }
-    const file = await Deno.open(path, { write: true, append: true, create: true, mode: 0o644 });
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { write: true, append: true, create: true, mode: 0o644 });
+    } catch (e) {
+      // Callers handle AnyFS failures as FsErrors; Deno's NotFound is not one.
+      throw toFsError(e, "open", name);
+    }
     return new JsonLinesSink(name, file);
   }
 

@@ -3,6 +3,7 @@
 // write permission.
 import assert from "node:assert/strict";
 import { MemoryBackend } from "../../src/backends/memory.ts";
+import { isFsError } from "../../src/core/errors.ts";
 import { type AuditRecord, JsonLinesSink } from "../../src/middleware/audit_sink.ts";
 import { Tracing } from "../../src/middleware/tracing.ts";
 
@@ -62,6 +63,22 @@ Deno.test("a file sink appends one JSON line per record, across sinks", async ()
       "mkdir /d",
       "unlink /a",
     ]);
+  });
+});
+
+Deno.test("a file that cannot be opened is an FsError with the system's code", async () => {
+  await withTempDir(async (dir) => {
+    await assert.rejects(JsonLinesSink.toFile(`${dir}/missing/audit.jsonl`), (e: unknown) => {
+      assert.ok(isFsError(e), String(e));
+      assert.equal(e.code, "ENOENT");
+      assert.equal(e.path, `${dir}/missing/audit.jsonl`);
+      return true;
+    });
+    await assert.rejects(JsonLinesSink.toFile(dir), (e: unknown) => {
+      assert.ok(isFsError(e), String(e));
+      assert.equal(e.code, "EISDIR");
+      return true;
+    });
   });
 });
 
