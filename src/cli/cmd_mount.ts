@@ -19,7 +19,7 @@ import { absoluteHostPath, isInside, lstatOrUndefined } from "./host_paths.ts";
 import { startLiveStats } from "./live_stats.ts";
 import { buildStack, MIDDLEWARE_OPTIONS, parseMiddlewareFlags } from "./middleware_flags.ts";
 import { registerMount } from "./mount_registry.ts";
-import { openBackend } from "./open_backend.ts";
+import { openBackend, specHostPaths } from "./open_backend.ts";
 import { parseCachePolicy, parseId, parseSeconds } from "./option_values.ts";
 import type { CliContext } from "./output.ts";
 
@@ -182,16 +182,18 @@ export const mountCommand: Command = {
       );
     }
 
+    // Checked on the spec, before opening: opening creates a missing drive file.
+    for (const p of specHostPaths(spec)) {
+      if (isInside(p, mountPoint) || isInside(mountPoint, p)) {
+        throw new CliError(
+          `the backend's ${p} and the mount point ${mountPoint} overlap`,
+          "keep the drive outside the directory it is mounted on",
+        );
+      }
+    }
+
     const opened = await openBackend(spec, { create: true });
     try {
-      for (const p of opened.hostPaths) {
-        if (isInside(p, mountPoint) || isInside(mountPoint, p)) {
-          throw new CliError(
-            `the backend's ${p} and the mount point ${mountPoint} overlap`,
-            "keep the drive outside the directory it is mounted on",
-          );
-        }
-      }
       const stack = await buildStack(opened.backend, settings);
       try {
         return await serve(

@@ -15,6 +15,7 @@
  * @module
  */
 
+import { posix } from "node:path";
 import type { Backend } from "../core/backend.ts";
 import { JsonLinesSink } from "../middleware/audit_sink.ts";
 import { Cache } from "../middleware/cache.ts";
@@ -24,7 +25,7 @@ import { Quota, type QuotaLimits } from "../middleware/quota.ts";
 import { RateLimit } from "../middleware/rate_limit.ts";
 import { ReadOnly } from "../middleware/read_only.ts";
 import { Tracing } from "../middleware/tracing.ts";
-import { UsageError } from "./errors.ts";
+import { CliError, UsageError } from "./errors.ts";
 import { formatBytes } from "./format.ts";
 import { absoluteHostPath } from "./host_paths.ts";
 import { parseCount, parseRate, parseSize, type Rate } from "./option_values.ts";
@@ -96,6 +97,42 @@ export interface MiddlewareSettings {
 }
 
 /**
+ * Refuse a trace file that cannot be created, before anything is opened (a
+ * new drive file would otherwise be left behind). What cannot be checked
+ * here, for lack of read permission, `JsonLinesSink.toFile` reports later.
+ */
+function checkTraceFile(path: string): string {
+  const dir = posix.dirname(path);
+  if (Deno.permissions.querySync({ name: "read", path: dir }).state !== "granted") return path;
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(dir);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw new CliError(
+        `cannot create the trace file ${path}: the directory ${dir} does not exist`,
+        `create it first: mkdir -p ${dir}`,
+      );
+    }
+    return path;
+  }
+  if (!info.isDirectory) {
+    throw new CliError(`cannot create the trace file ${path}: ${dir} is not a directory`);
+  }
+  try {
+    if (Deno.statSync(path).isDirectory) {
+      throw new CliError(
+        `the trace file ${path} is a directory`,
+        `name a file, e.g. --trace-file ${posix.join(path, "trace.jsonl")}`,
+      );
+    }
+  } catch (e) {
+    if (e instanceof CliError) throw e;
+  }
+  return path;
+}
+
+/**
  * Check the middleware flags of `command`. `--otel` needs `OTEL_DENO=true`
  * in the environment, because Deno's exporter starts with the process.
  */
@@ -139,7 +176,7 @@ export function parseMiddlewareFlags(
     rate: values.rate === undefined ? undefined : parseRate(values.rate, "--rate", command),
     traceFile: values["trace-file"] === undefined
       ? undefined
-      : absoluteHostPath(values["trace-file"]),
+      : checkTraceFile(absoluteHostPath(values["trace-file"])),
     otel,
     dryRun: values["dry-run"] === true,
     cacheBytes: values["cache-size"] === undefined

@@ -151,6 +151,16 @@ export async function openBackend(
   };
 }
 
+/**
+ * The host paths `spec` names (drive files, directories), absolute — known
+ * before anything is opened, so a command can refuse a bad combination
+ * without creating a drive file first.
+ */
+export function specHostPaths(spec: BackendSpec): string[] {
+  const layers = spec.kind === "overlay" ? [spec.lower, spec.upper] : [spec];
+  return layers.flatMap((layer) => layer.kind === "mem" ? [] : [absoluteHostPath(layer.path)]);
+}
+
 function labelCwd(): string | undefined {
   return Deno.permissions.querySync({ name: "read" }).state === "granted" ? Deno.cwd() : undefined;
 }

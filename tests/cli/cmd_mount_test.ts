@@ -269,6 +269,21 @@ fuseTest(
 );
 
 fuseTest(
+  "a drive file inside its own mount point is refused before the file is created",
+  async () => {
+    await using dir = await tempDir();
+    const mp = `${dir.path}/mnt`;
+    await Deno.mkdir(mp);
+    const r = await anyfs(["mount", mp, `sqlite:${mp}/drive.db`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /drive\.db and the mount point .* overlap/);
+    assertNoStackTrace(r.stderr);
+    assert.equal(await isMounted(mp), false);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(mp)), [], "no drive file was created");
+  },
+);
+
+fuseTest(
   "a busy mount point: mounting again and unmounting while in use say what to do",
   async () => {
     await using dir = await tempDir();

@@ -197,6 +197,19 @@ const BAD: BadCase[] = [
     message: /file\.txt is not an AnyFS drive/,
   },
   {
+    name: "a trace file in a missing directory (and no new drive left behind)",
+    args: (d) => ["mkdir", `sqlite:${d}/new.db`, "/x", "--trace-file", `${d}/no-dir/t.jsonl`],
+    code: 1,
+    message:
+      /trace file .*t\.jsonl: the directory .*no-dir does not exist \(create it first: mkdir -p /,
+  },
+  {
+    name: "a trace file that is a directory",
+    args: (d) => ["ls", `sqlite:${d}/drive.db`, "--trace-file", d],
+    code: 1,
+    message: /the trace file .* is a directory \(name a file, e\.g\. --trace-file .*trace\.jsonl\)/,
+  },
+  {
     name: "mkdir with a bad mode",
     args: (d) => ["mkdir", `sqlite:${d}/drive.db`, "/x", "-m", "rwx"],
     code: 2,
