@@ -106,15 +106,20 @@ async function unmountOnSignal(
   ctx: CliContext,
   nextSignal: Promise<void>,
 ): Promise<void> {
+  const forced = nextSignal.then(() => handle.unmount({ force: true }));
   try {
-    await Promise.race([handle.unmount(), nextSignal.then(() => handle.unmount({ force: true }))]);
+    await Promise.race([handle.unmount(), forced]);
   } catch (e) {
     if (!(e instanceof MountError) || e.kind !== "MountPointBusy") throw e;
+    // A forced unmount would cut the programs inside off after a moment
+    // (ENOTCONN mid-write); detaching lets them finish, as 'anyfs unmount
+    // --lazy' does, and a second signal is there for whoever cannot wait.
     await ctx.stderr.write(
-      `anyfs: ${handle.mountPoint} is in use (open files or a shell inside it); detaching it ` +
-        `now, it goes away when the last user leaves\n`,
+      `anyfs: ${handle.mountPoint} is in use (open files or a shell inside it); detached it: ` +
+        `programs still inside keep working and anyfs exits when the last one leaves. ` +
+        `Press Ctrl+C again to cut them off now\n`,
     );
-    await handle.unmount({ force: true });
+    await Promise.race([handle.unmount({ lazy: true }), forced]);
   }
 }
 

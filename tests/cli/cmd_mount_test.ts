@@ -326,6 +326,70 @@ fuseTest(
   },
 );
 
+/** Wait (up to 10 s, a bound against hanging) until `m` has written `pattern` to stderr. */
+async function stderrMatching(m: BackgroundMount, pattern: RegExp): Promise<string> {
+  for (let i = 0; i < 200 && !pattern.test(m.stderr()); i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.match(m.stderr(), pattern);
+  return m.stderr();
+}
+
+fuseTest(
+  "Ctrl+C while a program works inside detaches: it keeps working to the end; a second Ctrl+C cuts it off",
+  async () => {
+    await using dir = await tempDir();
+    const mp = `${dir.path}/mnt`;
+    await Deno.mkdir(mp);
+    let m: BackgroundMount | undefined;
+    let inside: Deno.ChildProcess | undefined;
+    try {
+      // 1. One Ctrl+C: the program inside finishes its work, then anyfs exits 0.
+      m = await startMount([mp]);
+      inside = new Deno.Command("sh", {
+        // Writes for longer than a forced unmount would wait before cutting it off.
+        args: [
+          "-c",
+          `cd '${mp}' && for i in 1 2 3 4 5 6; do echo $i > f$i; sleep 0.5; done; cat f*`,
+        ],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      await shOk(`while [ ! -e '${mp}/f1' ]; do sleep 0.05; done`);
+      m.child.kill("SIGINT");
+      assert.match(await stderrMatching(m, /detached it/), /is in use .*Press Ctrl\+C again/);
+      const work = await inside.output();
+      inside = undefined;
+      const dec = new TextDecoder();
+      assert.equal(dec.decode(work.stderr), "", "nothing failed inside");
+      assert.equal(dec.decode(work.stdout), "1\n2\n3\n4\n5\n6\n");
+      assert.equal((await m.status).code, 0, m.stderr());
+      assert.equal(await isMounted(mp), false);
+
+      // 2. A second Ctrl+C does not wait for a program that never leaves.
+      m = await startMount([mp]);
+      inside = new Deno.Command("sh", {
+        args: ["-c", `cd '${mp}' && exec sleep 60`],
+        stdin: "null",
+      }).spawn();
+      await new Promise((r) => setTimeout(r, 200));
+      m.child.kill("SIGINT");
+      await stderrMatching(m, /detached it/);
+      m.child.kill("SIGINT");
+      assert.equal((await m.status).code, 0, m.stderr());
+      assert.equal(await isMounted(mp), false);
+      m = undefined;
+    } finally {
+      if (inside) {
+        inside.kill("SIGKILL");
+        await inside.status;
+      }
+      await cleanup(m, mp);
+    }
+  },
+);
+
 fuseTest("anyfs unmount cleans up a dead mount (Transport endpoint is not connected)", async () => {
   await using dir = await tempDir();
   const mp = `${dir.path}/mnt`;
