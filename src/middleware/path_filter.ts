@@ -31,6 +31,8 @@
  * a place where it would be visible, creating a symlink whose target
  * (resolved lexically from the link's directory) is denied, and inode
  * access (`statIno`, `inodePath`) to an inode whose path is denied.
+ * Removing a directory that lists as empty but still holds hidden entries
+ * fails with `EACCES` too (not `ENOTEMPTY`): the hidden entries stay.
  *
  * Rules apply to the paths the backend receives, which are already
  * resolved: a caller (a `FileStorage`, or the kernel behind a mount)
@@ -60,7 +62,7 @@ import type {
   WriteFileOptions,
 } from "../core/backend.ts";
 import { tryLstat } from "../core/derive.ts";
-import { fsError } from "../core/errors.ts";
+import { fsError, isFsError } from "../core/errors.ts";
 import { childPath, normalize, parentPath, splitPath } from "../core/path.ts";
 import type { DirEntry, FileType, Metadata } from "../core/types.ts";
 import { Middleware } from "./middleware.ts";
@@ -300,10 +302,30 @@ export class PathFilter<B extends Backend = Backend> extends Middleware<B> {
     if (!this.isAllowed(path)) return this.#reject("unlink", path);
     return this.inner.unlink(path);
   }
-  /** Removes an allowed or traversable directory; `EACCES` otherwise. */
+  /**
+   * Removes an allowed or traversable directory; `EACCES` otherwise, and
+   * also when the directory only looks empty because everything left in it
+   * is hidden.
+   */
   override rmdir(path: string): Promise<void> {
     if (!this.isTraversable(path)) return Promise.reject(this.#denied("rmdir", path));
-    return this.inner.rmdir(path);
+    if (this.#deny.length === 0 && this.#allow.length === 0) return this.inner.rmdir(path);
+    return this.#rmdirExplained(path);
+  }
+
+  async #rmdirExplained(path: string): Promise<void> {
+    try {
+      await this.inner.rmdir(path);
+    } catch (e) {
+      // `rm -rf` of a directory holding a hidden .env would otherwise end in
+      // "Directory not empty" on a directory that lists as empty; the entry
+      // is protected, so say it is a permission matter.
+      if (!isFsError(e) || e.code !== "ENOTEMPTY") throw e;
+      if ((await this.#readDirFiltered(path)).length > 0) throw e;
+      throw fsError("EACCES", "rmdir", path, {
+        reason: "the directory holds entries the path filter hides, which cannot be removed",
+      });
+    }
   }
 
   /** Renames when both paths are allowed and no hidden entry would become visible; `EACCES` otherwise. */

@@ -106,6 +106,23 @@ Deno.test("renaming a directory may not carry a hidden entry to where it would s
   assert.deepEqual(await names(f, "/src"), ["main.ts"]);
 });
 
+Deno.test("removing a directory that only looks empty (a hidden .env left) is EACCES, not ENOTEMPTY", async () => {
+  const { m, f } = await sandbox({ deny: [".env"] });
+  await f.unlink("/workspace/src/main.ts");
+  assert.deepEqual(await names(f, "/workspace/src"), []);
+  await assert.rejects(f.rmdir("/workspace/src"), (e: { code: string; reason: string }) => {
+    assert.equal(e.code, "EACCES");
+    assert.match(e.reason, /entries the path filter hides/);
+    return true;
+  });
+  assert.deepEqual(await m.readFile("/workspace/src/.env"), data("TOKEN=2"), "the secret is kept");
+  // A directory with visible entries left is still ENOTEMPTY, an empty one goes.
+  await assert.rejects(f.rmdir("/workspace"), { code: "ENOTEMPTY" });
+  await f.mkdir("/workspace/empty");
+  await f.rmdir("/workspace/empty");
+  assert.equal(await f.tryLstat("/workspace/empty"), null);
+});
+
 Deno.test("symlinks: creating one into a denied area fails; existing ones cannot be followed there", async () => {
   const { m, f } = await sandbox({ allow: ["/workspace/**"], deny: ["secrets"] });
   await assert.rejects(f.symlink("/etc/passwd", "/workspace/p"), denied);
