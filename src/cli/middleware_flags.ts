@@ -10,12 +10,15 @@
  *
  * so a dry run still enforces every policy, the quota sees every file, the
  * cache sits under the policies, the rate limit charges every attempt and
- * tracing records what callers asked for, with the error they got.
+ * tracing records what callers asked for, with the error they got. On an
+ * overlay (without a dry run) the quota wraps the upper layer instead, so
+ * it bounds the changes rather than the template below them.
  *
  * @module
  */
 
 import { posix } from "node:path";
+import { Overlay } from "../backends/overlay.ts";
 import type { Backend } from "../core/backend.ts";
 import { JsonLinesSink } from "../middleware/audit_sink.ts";
 import { Cache } from "../middleware/cache.ts";
@@ -47,8 +50,9 @@ export const MIDDLEWARE_OPTIONS = {
 /** The help lines for the middleware flags. */
 export const MIDDLEWARE_HELP = `Middleware:
   --quota-size SIZE     Most bytes of file content in total (e.g. 100M; K/M/G/T = 1024^n);
-                        more fails with "No space left on device"
-  --quota-files N       Most files, directories and links in total
+                        more fails with "No space left on device". On an overlay it
+                        bounds the changes (what UPPER holds), not LOWER
+  --quota-files N       Most files, directories and links in total (overlay: in UPPER)
   --max-file-size SIZE  Largest single file (more fails with "File too large")
   --allow GLOB          Only paths matching GLOB exist (repeatable; e.g. '/workspace/**')
   --deny GLOB           Paths matching GLOB are hidden and refused (repeatable; e.g. .env);
@@ -212,7 +216,15 @@ export async function buildStack(
     layers.push("dry run");
   }
   if (settings.quota) {
-    backend = await Quota.create(backend, settings.quota);
+    if (backend instanceof Overlay) {
+      // An overlay's quota bounds its changes (UPPER), as a container's
+      // size limit bounds its writable layer: counting LOWER too would leave
+      // an agent over a big project unable to write a byte. (After DryRun,
+      // `backend` is no Overlay: a dry run never writes UPPER.)
+      backend = new Overlay(backend.lower, await Quota.create(backend.upper, settings.quota));
+    } else {
+      backend = await Quota.create(backend, settings.quota);
+    }
     const q = settings.quota;
     const parts = [
       q.maxTotalSize !== undefined ? formatBytes(q.maxTotalSize) : undefined,
