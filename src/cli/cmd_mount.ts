@@ -79,24 +79,31 @@ async function checkMountPoint(path: string, allowNonEmpty: boolean): Promise<vo
   }
 }
 
-/** Wait for SIGINT or SIGTERM; `dispose()` removes the listeners. */
+/**
+ * The signals that stop a mount cleanly. SIGHUP is among them because
+ * closing the terminal (or an ssh session) sends it, and its default action
+ * kills the process without unmounting, as libfuse's own servers avoid.
+ */
+const STOP_SIGNALS: readonly Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** Wait for a stop signal; `next()` settles on the second one; `dispose()` removes the listeners. */
 function signalWaiter(): { signal: Promise<Deno.Signal>; dispose(): void; next(): Promise<void> } {
   let deliver: (s: Deno.Signal) => void = () => {};
   let again: () => void = () => {};
   let count = 0;
   const signal = new Promise<Deno.Signal>((resolve) => (deliver = resolve));
   const second = new Promise<void>((resolve) => (again = resolve));
-  const onInt = () => (count++ === 0 ? deliver("SIGINT") : again());
-  const onTerm = () => (count++ === 0 ? deliver("SIGTERM") : again());
-  Deno.addSignalListener("SIGINT", onInt);
-  Deno.addSignalListener("SIGTERM", onTerm);
+  const listeners = STOP_SIGNALS.map((name) => {
+    const listener = () => (count++ === 0 ? deliver(name) : again());
+    Deno.addSignalListener(name, listener);
+    return { name, listener };
+  });
   return {
     signal,
     next: () => second,
     dispose() {
-      // A listener keeps the process alive: remove both when done.
-      Deno.removeSignalListener("SIGINT", onInt);
-      Deno.removeSignalListener("SIGTERM", onTerm);
+      // A listener keeps the process alive: remove them all when done.
+      for (const { name, listener } of listeners) Deno.removeSignalListener(name, listener);
     },
   };
 }
@@ -118,7 +125,7 @@ async function unmountOnSignal(
       `anyfs: ${handle.mountPoint} is in use (open files or a shell inside it); detached it: ` +
         `programs still inside keep working and anyfs exits when the last one leaves. ` +
         `Press Ctrl+C again to cut them off now\n`,
-    );
+    ).catch(() => {}); // after SIGHUP the terminal may be gone: keep unmounting regardless
     await Promise.race([handle.unmount({ lazy: true }), forced]);
   }
 }

@@ -243,6 +243,25 @@ fuseTest(
 );
 
 fuseTest(
+  "SIGHUP (the terminal closed) unmounts cleanly like Ctrl+C, instead of killing the server",
+  async () => {
+    await using dir = await tempDir();
+    const mp = `${dir.path}/mnt`;
+    await Deno.mkdir(mp);
+    let m: BackgroundMount | undefined;
+    try {
+      m = await startMount([mp, `sqlite:${dir.path}/drive.db`]);
+      await shOk(`echo kept > '${mp}/note.txt'`);
+      await stop(m, mp, "SIGHUP");
+      m = undefined;
+      assert.equal(await anyfsOk(["cat", `sqlite:${dir.path}/drive.db`, "/note.txt"]), "kept\n");
+    } finally {
+      await cleanup(m, mp);
+    }
+  },
+);
+
+fuseTest(
   "a non-empty mount point is refused (its files would vanish from view); --nonempty mounts over it",
   async () => {
     await using dir = await tempDir();
