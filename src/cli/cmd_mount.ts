@@ -38,6 +38,7 @@ const MOUNT_OPTIONS = {
   debug: { type: "boolean" },
   stats: { type: "boolean" },
   nonempty: { type: "boolean" },
+  "no-auto-unmount": { type: "boolean" },
 } as const;
 
 /** The file system name `mount` and `df` show: the spec, made safe for libfuse's `-o`. */
@@ -175,6 +176,7 @@ export const mountCommand: Command = {
         ? undefined
         : parseSeconds(values["attr-timeout"], "--attr-timeout", "mount"),
       writebackCache: values["writeback-cache"] === true,
+      autoUnmount: values["no-auto-unmount"] !== true,
       debug: values.debug === true,
       // The CLI unmounts on signals itself, then exits 0 (the library would exit 130/143).
       handleSignals: false,

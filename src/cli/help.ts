@@ -89,6 +89,10 @@ Mount options:
   --stats               Print live counters (ops/s, bytes, errors) to stderr every second
   --nonempty            Mount even over a directory that is not empty (its contents are
                         hidden until unmount)
+  --no-auto-unmount     If anyfs dies (kill -9, a crash), leave a dead mount ("Transport
+                        endpoint is not connected") instead of unmounting: programs still
+                        working inside then fail rather than write to the directory
+                        underneath. 'anyfs unmount' or the next mount cleans it up
   -h, --help            Show this help
 
 ${MIDDLEWARE_HELP}
@@ -101,6 +105,11 @@ Good to know:
   directly (the host directory of dir:, an overlay's LOWER, another 'anyfs' command
   on the same sqlite: drive): such changes show up in listings and reads, without an
   event. Use polling there (e.g. CHOKIDAR_USEPOLLING=1, fs.watchFile).
+
+  If anyfs is killed, the mount goes away and paths under the mount point lead to the
+  host directory underneath: a program still writing there by absolute path (npm, an
+  agent) then writes to the host disk, past every quota and filter. For a sandbox, mount
+  with --no-auto-unmount so that such writes fail instead.
 
 Examples:
   mkdir -p /tmp/scratch && anyfs mount /tmp/scratch

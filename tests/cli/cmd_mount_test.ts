@@ -262,6 +262,33 @@ fuseTest(
 );
 
 fuseTest(
+  "--no-auto-unmount: after kill -9 writes fail instead of landing in the directory underneath",
+  async () => {
+    await using dir = await tempDir();
+    const mp = `${dir.path}/mnt`;
+    await Deno.mkdir(mp);
+    let m: BackgroundMount | undefined;
+    try {
+      m = await startMount([mp, "--no-auto-unmount"]);
+      await shOk(`echo before > '${mp}/a.txt'`);
+      m.child.kill("SIGKILL");
+      await m.status;
+      m = undefined;
+      const after = await sh(`echo after > '${mp}/b.txt'`);
+      assert.notEqual(after.code, 0);
+      assert.match(after.stderr, /Transport endpoint is not connected/);
+      const status = await anyfsOk(["status", "--check"]);
+      assert.match(status, new RegExp(`${mp}.*dead \\(run: anyfs unmount ${mp}\\)`));
+      await anyfsOk(["unmount", mp]);
+      assert.equal(await isMounted(mp), false);
+      assert.deepEqual(await Array.fromAsync(Deno.readDir(mp)), [], "nothing leaked to the host");
+    } finally {
+      await cleanup(m, mp);
+    }
+  },
+);
+
+fuseTest(
   "a non-empty mount point is refused (its files would vanish from view); --nonempty mounts over it",
   async () => {
     await using dir = await tempDir();
