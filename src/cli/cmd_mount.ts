@@ -109,25 +109,42 @@ function signalWaiter(): { signal: Promise<Deno.Signal>; dispose(): void; next()
   };
 }
 
+/** How often a busy mount is tried again after a stop signal. */
+const BUSY_RETRY_MS = 500;
+
 async function unmountOnSignal(
   handle: MountHandle,
   ctx: CliContext,
   nextSignal: Promise<void>,
 ): Promise<void> {
   const forced = nextSignal.then(() => handle.unmount({ force: true }));
-  try {
-    await Promise.race([handle.unmount(), forced]);
-  } catch (e) {
-    if (!(e instanceof MountError) || e.kind !== "MountPointBusy") throw e;
-    // A forced unmount would cut the programs inside off after a moment
-    // (ENOTCONN mid-write); detaching lets them finish, as 'anyfs unmount
-    // --lazy' does, and a second signal is there for whoever cannot wait.
-    await ctx.stderr.write(
-      `anyfs: ${handle.mountPoint} is in use (open files or a shell inside it); detached it: ` +
-        `programs still inside keep working and anyfs exits when the last one leaves. ` +
-        `Press Ctrl+C again to cut them off now\n`,
-    ).catch(() => {}); // after SIGHUP the terminal may be gone: keep unmounting regardless
-    await Promise.race([handle.unmount({ lazy: true }), forced]);
+  let told = false;
+  for (;;) {
+    try {
+      await Promise.race([handle.unmount(), forced]);
+      return;
+    } catch (e) {
+      if (!(e instanceof MountError) || e.kind !== "MountPointBusy") throw e;
+    }
+    // Not detached: the moment a mount is detached, absolute paths under the
+    // mount point lead to the host directory underneath, and a busy program
+    // (npm mid-install) goes on writing there, past every quota and filter.
+    // So the mount stays until its users are done or a second signal comes.
+    if (!told) {
+      told = true;
+      await ctx.stderr.write(
+        `anyfs: ${handle.mountPoint} is in use (open files or a shell inside it); it stays ` +
+          `mounted until those programs are done. Press Ctrl+C again to detach it and cut ` +
+          `them off now\n`,
+      ).catch(() => {}); // after SIGHUP the terminal may be gone: keep going regardless
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const next = await Promise.race([
+      new Promise<"retry">((resolve) => timer = setTimeout(() => resolve("retry"), BUSY_RETRY_MS)),
+      forced.then(() => "forced" as const),
+    ]);
+    clearTimeout(timer);
+    if (next === "forced") return;
   }
 }
 

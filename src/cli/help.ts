@@ -64,8 +64,8 @@ export const MOUNT_HELP = `Usage: anyfs mount <mountpoint> [backend] [flags]
 Mount a backend as a directory every program can use, and serve it in the
 foreground until Ctrl+C, SIGTERM, SIGHUP (the terminal closed) or 'anyfs
 unmount <mountpoint>'. Prints one line when mounted. Stopping while programs
-still use the mount detaches it and waits for them to finish; a second Ctrl+C
-cuts them off. The mount point must be an existing, empty directory. The
+still use the mount waits for them to finish, mounted; a second Ctrl+C detaches
+it and cuts them off. The mount point must be an existing, empty directory. The
 backend defaults to mem: (in memory, needs no setup). 'anyfs mount
 ./drive.db /mnt/x' (backend first) works too.
 
