@@ -127,7 +127,8 @@ killed server. Aliases: umount.
 
 Flags:
   --lazy                Detach now even while files are open or a shell is inside;
-                        the mount goes away when the last user leaves
+                        the mount goes away when the last user leaves. Meanwhile new
+                        paths under the mount point lead to the directory underneath
   -h, --help            Show this help
 
 Examples:
