@@ -64,7 +64,7 @@ export const mkdirCommand: Command = {
         if (mode !== undefined) await fs.chmod(path, mode);
       }
       return EXIT_OK;
-    });
+    }, ctx);
   },
 };
 
@@ -96,7 +96,7 @@ export const rmCommand: Command = {
         }
       }
       return EXIT_OK;
-    });
+    }, ctx);
   },
 };
 
@@ -116,7 +116,7 @@ export const mvCommand: Command = {
     return await withStorage("mv", spec, values, false, async ({ fs }) => {
       await fs.rename(source, await destinationFor(fs, source, dest));
       return EXIT_OK;
-    });
+    }, ctx);
   },
 };
 
@@ -158,6 +158,6 @@ export const cpCommand: Command = {
         await fs.utime(target, info.atime, info.mtime);
       }
       return EXIT_OK;
-    });
+    }, ctx);
   },
 };

@@ -17,7 +17,12 @@ import { CliError, EXIT_FAILURE, EXIT_OK, UsageError } from "./errors.ts";
 import { MOUNT_HELP } from "./help.ts";
 import { absoluteHostPath, isInside, lstatOrUndefined } from "./host_paths.ts";
 import { startLiveStats } from "./live_stats.ts";
-import { buildStack, MIDDLEWARE_OPTIONS, parseMiddlewareFlags } from "./middleware_flags.ts";
+import {
+  buildStack,
+  dryRunSummary,
+  MIDDLEWARE_OPTIONS,
+  parseMiddlewareFlags,
+} from "./middleware_flags.ts";
 import { registerMount } from "./mount_registry.ts";
 import { openBackend, specHostPaths } from "./open_backend.ts";
 import { parseCachePolicy, parseId, parseSeconds } from "./option_values.ts";
@@ -227,7 +232,7 @@ export const mountCommand: Command = {
     try {
       const stack = await buildStack(opened.backend, settings);
       try {
-        return await serve(
+        const status = await serve(
           ctx,
           stack.backend,
           mountPoint,
@@ -242,6 +247,10 @@ export const mountCommand: Command = {
           ],
           values.stats === true,
         );
+        if (stack.dryRun) {
+          await ctx.stderr.write(`anyfs: mount: ${dryRunSummary(stack.dryRun)}\n`).catch(() => {});
+        }
+        return status;
       } finally {
         await stack.close();
       }

@@ -157,7 +157,7 @@ export const importCommand: Command = {
       await syncIfPossible(s.backend);
       await report(ctx, "import", "imported", summary, started, values.quiet === true);
       return EXIT_OK;
-    });
+    }, ctx);
   },
 };
 

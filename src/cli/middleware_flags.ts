@@ -61,7 +61,8 @@ export const MIDDLEWARE_HELP = `Middleware:
   --trace-file FILE     Append one JSON line per operation to FILE (an audit trail)
   --otel                Emit an OpenTelemetry span per operation (run with OTEL_DENO=true;
                         spans go to OTEL_EXPORTER_OTLP_ENDPOINT, default localhost:4318)
-  --dry-run             Pretend: changes are answered as done but never stored
+  --dry-run             Pretend: changes are made in memory only and never stored; at the
+                        end a line says how many there were
   --cache-size SIZE     Cache file data and metadata in memory, up to SIZE`;
 
 /** The middleware flag values as `parseArgs` returns them. */
@@ -198,6 +199,21 @@ export interface BuiltStack {
   layers: string[];
   /** Flush and close what the stack opened (the audit file). */
   close(): Promise<void>;
+  /** The dry-run layer, when `--dry-run` asked for one: what would have changed. */
+  dryRun?: DryRun;
+}
+
+/**
+ * One line saying what a dry run held back, e.g. `dry run: nothing was
+ * stored; 2 changes (1 rmdir, 1 unlink)`.
+ */
+export function dryRunSummary(dryRun: DryRun): string {
+  const counts = new Map<string, number>();
+  for (const { op } of dryRun.operations()) counts.set(op, (counts.get(op) ?? 0) + 1);
+  const total = [...counts.values()].reduce((a, b) => a + b, 0);
+  if (total === 0) return "dry run: nothing would have changed";
+  const parts = [...counts].map(([op, n]) => `${n} ${op}`).join(", ");
+  return `dry run: nothing was stored; ${total} change${total === 1 ? "" : "s"} (${parts})`;
 }
 
 /**
@@ -211,8 +227,11 @@ export async function buildStack(
 ): Promise<BuiltStack> {
   let backend = storage;
   const layers: string[] = [];
+  let dryRun: DryRun | undefined;
   if (settings.dryRun) {
-    backend = new DryRun(backend);
+    // Simulated: programs read back what they "wrote" (cp -r, import and
+    // `mkdir -p` build on their own changes), and still nothing is stored.
+    backend = dryRun = new DryRun(backend, { simulate: true });
     layers.push("dry run");
   }
   if (settings.quota) {
@@ -275,5 +294,6 @@ export async function buildStack(
     close: async () => {
       await sink?.close();
     },
+    dryRun,
   };
 }

@@ -13,11 +13,13 @@ import { HELP_OPTION } from "./args.ts";
 import { parseBackendSpec } from "./backend_spec.ts";
 import {
   buildStack,
+  dryRunSummary,
   MIDDLEWARE_OPTIONS,
   type MiddlewareFlagValues,
   parseMiddlewareFlags,
 } from "./middleware_flags.ts";
 import { openBackend, type OpenedBackend } from "./open_backend.ts";
+import type { CliContext } from "./output.ts";
 
 /** The flags every drive command takes: help, `--read-only` and the middleware flags. */
 export const STORAGE_OPTIONS = {
@@ -39,7 +41,8 @@ export interface StorageSession {
 /**
  * Run `fn` on the drive `specText` names, with the middleware `values` ask
  * for. `create` makes a missing `sqlite:` drive file (commands that write).
- * Flags and the spec are checked before anything is opened.
+ * Flags and the spec are checked before anything is opened. With `ctx`, a
+ * dry run ends with a line on its stderr saying what was held back.
  */
 export async function withStorage<T>(
   command: string,
@@ -47,6 +50,7 @@ export async function withStorage<T>(
   values: MiddlewareFlagValues & { "read-only"?: boolean },
   create: boolean,
   fn: (session: StorageSession) => Promise<T>,
+  ctx?: CliContext,
 ): Promise<T> {
   const spec = parseBackendSpec(specText, command);
   const settings = parseMiddlewareFlags(values, command, values["read-only"] === true);
@@ -54,7 +58,15 @@ export async function withStorage<T>(
   try {
     const stack = await buildStack(opened.backend, settings);
     try {
-      return await fn({ fs: new FileStorage(stack.backend), backend: stack.backend, opened });
+      const result = await fn({
+        fs: new FileStorage(stack.backend),
+        backend: stack.backend,
+        opened,
+      });
+      if (stack.dryRun && ctx) {
+        await ctx.stderr.write(`anyfs: ${command}: ${dryRunSummary(stack.dryRun)}\n`);
+      }
+      return result;
     } finally {
       await stack.close();
     }

@@ -85,6 +85,37 @@ Deno.test("middleware flags on drive commands: --read-only, --quota-size, --deny
   assert.ok(records.some((r) => r.op === "mkdir" && r.path === "/traced" && r.ok === true));
 });
 
+Deno.test("--dry-run: commands that build on their own changes work, say what they held back, store nothing", async () => {
+  await using dir = await tempDir();
+  const drive = `sqlite:${dir.path}/d.db`;
+  await anyfsOk(["mkdir", "-p", drive, "/src/lib"]);
+  await Deno.mkdir(`${dir.path}/in/sub`, { recursive: true });
+  await Deno.writeTextFile(`${dir.path}/in/sub/a.txt`, "a");
+  const before = await anyfsOk(["tree", drive]);
+
+  // Each of these reads back what it just "made" (a directory to copy or import into).
+  for (
+    const args of [
+      ["mkdir", "-p", "--dry-run", drive, "/x/y/z"],
+      ["cp", "-r", "--dry-run", drive, "/src", "/src2"],
+      ["import", "--dry-run", "-q", drive, `${dir.path}/in`, "/imported"],
+      ["rm", "-r", "--dry-run", drive, "/src"],
+    ]
+  ) {
+    const r = await anyfs(args);
+    assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(
+      r.stderr,
+      new RegExp(`^anyfs: ${args[0]}: dry run: nothing was stored; \\d+ change`),
+    );
+  }
+  assert.match(
+    (await anyfs(["rm", "-r", "--dry-run", drive, "/src"])).stderr,
+    /2 changes \(2 rmdir\)/,
+  );
+  assert.equal(await anyfsOk(["tree", drive]), before, "the drive is unchanged");
+});
+
 Deno.test("compact gives a drive file's free space back; the files stay; only sqlite: drives", async () => {
   await using dir = await tempDir();
   const file = `${dir.path}/d.db`;

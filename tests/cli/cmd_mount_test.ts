@@ -289,6 +289,31 @@ fuseTest(
 );
 
 fuseTest(
+  "mount --dry-run: programs see their own changes while mounted; none reach the drive",
+  async () => {
+    await using dir = await tempDir();
+    const mp = `${dir.path}/mnt`;
+    const drive = `sqlite:${dir.path}/drive.db`;
+    await Deno.mkdir(mp);
+    await anyfsOk(["mkdir", drive, "/kept"]);
+    let m: BackgroundMount | undefined;
+    try {
+      m = await startMount([mp, drive, "--dry-run"]);
+      assert.equal(
+        await shOk(`cd '${mp}' && mkdir -p x/y && echo hi > x/y/f && cat x/y/f && rmdir kept`),
+        "hi\n",
+      );
+      await stop(m, mp);
+      assert.match(m.stderr(), /anyfs: mount: dry run: nothing was stored; \d+ changes/);
+      m = undefined;
+      assert.equal(await anyfsOk(["ls", drive]), "kept\n");
+    } finally {
+      await cleanup(m, mp);
+    }
+  },
+);
+
+fuseTest(
   "a non-empty mount point is refused (its files would vanish from view); --nonempty mounts over it",
   async () => {
     await using dir = await tempDir();
