@@ -7,7 +7,9 @@
  */
 
 import { type Backend, supports } from "../core/backend.ts";
+import { MemoryBackend } from "../backends/memory.ts";
 import { StdFsBackend } from "../backends/std_fs.ts";
+import { DryRun } from "../middleware/dry_run.ts";
 import { parseCommandArgs } from "./args.ts";
 import { type Command, help } from "./command.ts";
 import { CliError, EXIT_OK } from "./errors.ts";
@@ -16,6 +18,7 @@ import { absoluteHostPath, isInside, lstatOrUndefined, requireHostAccess } from 
 import type { OpenedBackend } from "./open_backend.ts";
 import type { CliContext } from "./output.ts";
 import { ProgressBar, summaryLine } from "./progress.ts";
+import { dryRunSummary } from "./middleware_flags.ts";
 import { STORAGE_OPTIONS, withStorage } from "./storage_session.ts";
 import { copyTree, planTree, type TreeCopySummary, type TreePlan } from "./tree_copy.ts";
 
@@ -183,13 +186,21 @@ export const exportCommand: Command = {
         "export into a directory; it is created when missing",
       );
     }
+    const dryRun = values["dry-run"] === true;
     return await withStorage("export", positionals[0], values, false, async (s) => {
       const srcRoot = await s.fs.realPath(positionals[1]);
-      if (!existing) await Deno.mkdir(given, { recursive: true });
-      const hostDir = await Deno.realPath(given);
+      if (!existing && !dryRun) await Deno.mkdir(given, { recursive: true });
+      const hostDir = existing || !dryRun ? await Deno.realPath(given) : given;
       await refuseOverlap(s.opened, hostDir, "export into");
       const own = driveFilesBelow(s.opened, hostDir);
-      const host = new StdFsBackend({ root: hostDir });
+      // The host is what export changes, so that is where a dry run must
+      // hold the changes back (a missing directory is simulated as empty).
+      const hostDryRun = dryRun
+        ? new DryRun(existing ? new StdFsBackend({ root: hostDir }) : new MemoryBackend(), {
+          simulate: true,
+        })
+        : undefined;
+      const host: Backend = hostDryRun ?? new StdFsBackend({ root: hostDir });
       const summary = await transfer(
         ctx,
         "export",
@@ -214,6 +225,9 @@ export const exportCommand: Command = {
           }),
       );
       await report(ctx, "export", "exported", summary, started, values.quiet === true);
+      if (hostDryRun) {
+        await ctx.stderr.write(`anyfs: export: ${dryRunSummary(hostDryRun)} in ${hostDir}\n`);
+      }
       return EXIT_OK;
     });
   },

@@ -214,3 +214,21 @@ Deno.test("importing the directory that holds the drive skips the drive's own fi
   assert.equal(r.code, 0, r.stderr);
   assert.equal(await anyfsOk(["ls", `${dir.path}/self.db`]), "note.txt\n");
 });
+
+Deno.test("export --dry-run writes nothing to the host, into a new or an existing directory", async () => {
+  await using dir = await tempDir();
+  const drive = `sqlite:${dir.path}/d.db`;
+  await Deno.mkdir(`${dir.path}/in/sub`, { recursive: true });
+  await Deno.writeTextFile(`${dir.path}/in/sub/a.txt`, "a");
+  await anyfsOk(["import", "-q", drive, `${dir.path}/in`, "/"]);
+
+  const fresh = await anyfs(["export", "-q", "--dry-run", drive, "/", `${dir.path}/out`]);
+  assert.equal(fresh.code, 0, fresh.stderr);
+  assert.match(fresh.stderr, /^anyfs: export: dry run: nothing was stored; \d+ changes .* in /);
+  assert.equal(await fsp.stat(`${dir.path}/out`).catch((e) => e.code), "ENOENT");
+
+  await Deno.mkdir(`${dir.path}/existing`);
+  const into = await anyfs(["export", "-q", "--dry-run", drive, "/", `${dir.path}/existing`]);
+  assert.equal(into.code, 0, into.stderr);
+  assert.deepEqual(await fsp.readdir(`${dir.path}/existing`), []);
+});
