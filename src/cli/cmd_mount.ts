@@ -228,7 +228,7 @@ export const mountCommand: Command = {
       }
     }
 
-    const opened = await openBackend(spec, { create: true });
+    const opened = await openBackend(spec, { create: true, dryRun: settings.dryRun });
     try {
       const stack = await buildStack(opened.backend, settings);
       try {

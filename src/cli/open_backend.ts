@@ -14,7 +14,7 @@ import { SqliteBackend } from "../backends/sqlite.ts";
 import { VRootFsBackend } from "../backends/vroot_fs.ts";
 import { type BackendSpec, formatBackendSpec, type LayerSpec } from "./backend_spec.ts";
 import { CliError } from "./errors.ts";
-import { absoluteHostPath } from "./host_paths.ts";
+import { absoluteHostPath, lstatOrUndefined } from "./host_paths.ts";
 
 /** A backend opened from a spec, and how to close it. */
 export interface OpenedBackend {
@@ -36,6 +36,11 @@ export interface OpenBackendOptions {
    * not leave an empty drive behind.
    */
   create: boolean;
+  /**
+   * A dry run: a missing `sqlite:` drive that `create` would make is stood
+   * in for by an empty memory backend instead, so nothing is left behind.
+   */
+  dryRun?: boolean;
 }
 
 interface OpenedLayer {
@@ -49,12 +54,16 @@ async function openLayer(
   create: boolean,
   readOnly: boolean,
   text: string,
+  dryRun = false,
 ): Promise<OpenedLayer> {
   switch (spec.kind) {
     case "mem":
       return { backend: new MemoryBackend(), close: () => Promise.resolve() };
     case "sqlite": {
       const file = absoluteHostPath(spec.path);
+      if (dryRun && create && !readOnly && (await lstatOrUndefined(file)) === undefined) {
+        return { backend: new MemoryBackend(), hostPath: file, close: () => Promise.resolve() };
+      }
       let backend: SqliteBackend;
       try {
         backend = SqliteBackend.open(file, { create: create && !readOnly, readOnly });
@@ -118,7 +127,7 @@ export async function openBackend(
 ): Promise<OpenedBackend> {
   const label = formatBackendSpec(spec, labelCwd());
   if (spec.kind !== "overlay") {
-    const layer = await openLayer(spec, options.create, false, label);
+    const layer = await openLayer(spec, options.create, false, label, options.dryRun);
     return {
       backend: layer.backend,
       label,
@@ -130,7 +139,7 @@ export async function openBackend(
   const lower = await openLayer(spec.lower, false, spec.lower.kind === "sqlite", label);
   let upper: OpenedLayer;
   try {
-    upper = await openLayer(spec.upper, options.create, false, label);
+    upper = await openLayer(spec.upper, options.create, false, label, options.dryRun);
   } catch (e) {
     await lower.close();
     throw e;

@@ -54,7 +54,7 @@ export async function withStorage<T>(
 ): Promise<T> {
   const spec = parseBackendSpec(specText, command);
   const settings = parseMiddlewareFlags(values, command, values["read-only"] === true);
-  const opened = await openBackend(spec, { create });
+  const opened = await openBackend(spec, { create, dryRun: settings.dryRun });
   try {
     const stack = await buildStack(opened.backend, settings);
     try {

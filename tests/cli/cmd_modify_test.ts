@@ -114,6 +114,17 @@ Deno.test("--dry-run: commands that build on their own changes work, say what th
     /2 changes \(2 rmdir\)/,
   );
   assert.equal(await anyfsOk(["tree", drive]), before, "the drive is unchanged");
+
+  // Not even a new, empty drive file is left behind.
+  const fresh = await anyfs(["mkdir", "--dry-run", `sqlite:${dir.path}/new.db`, "/x"]);
+  assert.equal(fresh.code, 0, fresh.stderr);
+  assert.match(fresh.stderr, /1 change \(1 mkdir\)/);
+  assert.deepEqual(
+    (await Array.fromAsync(Deno.readDir(dir.path))).map((e) => e.name).filter((n) =>
+      n.startsWith("new.db")
+    ),
+    [],
+  );
 });
 
 Deno.test("compact gives a drive file's free space back; the files stay; only sqlite: drives", async () => {
