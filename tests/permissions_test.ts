@@ -14,5 +14,6 @@ Deno.test("importing mod.ts and using MemoryBackend through FileStorage needs no
     text: "console.log('hi');\n",
     names: ["link.ts", "src"],
     quotaCode: "ENOSPC",
+    statfs: [0, Number.MAX_SAFE_INTEGER],
   });
 });

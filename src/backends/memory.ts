@@ -77,6 +77,23 @@ const XATTR_NAME_MAX = 255;
 const XATTR_SIZE_MAX = 65536;
 /** What `statfs` reports as available when there is no limit. */
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
+/**
+ * Bytes of memory the system has available, or `undefined` when Deno's
+ * permissions do not allow asking (`--allow-sys=systemMemoryInfo`): never a
+ * prompt, so the memory backend keeps needing no flag.
+ */
+function systemAvailableMemory(): number | undefined {
+  try {
+    if (Deno.permissions.querySync({ name: "sys", kind: "systemMemoryInfo" }).state !== "granted") {
+      return undefined;
+    }
+    return Deno.systemMemoryInfo().available;
+  } catch {
+    // A runtime without the call (or that refuses it): no figure rather than a failed df.
+    return undefined;
+  }
+}
+
 /** Largest valid uid/gid (`(uid_t)-1` means "unchanged" in C, so it is not an id). */
 const MAX_ID = 0xfffffffe;
 const SLASH = 47;
@@ -840,16 +857,27 @@ export class MemoryBackend extends Layerable
     this.#lookup(path, "fsync");
   }
 
-  /** Capacity and usage; a total of 0 means unlimited. */
+  /**
+   * Capacity and usage; a total of 0 means unlimited. Without a `capacity`
+   * the content lives in the process's memory, so when Deno allows asking
+   * (`--allow-sys=systemMemoryInfo`, checked without a prompt) the available
+   * bytes are the memory the system has available and the total is used +
+   * available — what `df` on a mounted `mem:` drive then shows, as for
+   * tmpfs — instead of a figure that invites writing until the process runs
+   * out of memory.
+   */
   // deno-lint-ignore require-await
   async statfs(): Promise<StatFs> {
     const volume = this.#volume;
     const { capacity, maxInodes } = volume.limits;
     const inodes = volume.table.size;
+    const memory = capacity === 0 ? systemAvailableMemory() : undefined;
     return {
-      totalBytes: capacity,
+      totalBytes: capacity !== 0 ? capacity : memory === undefined ? 0 : volume.usedBytes + memory,
       usedBytes: volume.usedBytes,
-      availableBytes: capacity === 0 ? UNLIMITED : Math.max(0, capacity - volume.usedBytes),
+      availableBytes: capacity !== 0
+        ? Math.max(0, capacity - volume.usedBytes)
+        : memory ?? UNLIMITED,
       totalInodes: maxInodes,
       usedInodes: inodes,
       availableInodes: maxInodes === 0 ? UNLIMITED : Math.max(0, maxInodes - inodes),
