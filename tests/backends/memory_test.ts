@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { ALL_CAPABILITIES, type FileHandle, supports } from "../../src/core/backend.ts";
-import { type FsError, isFsError } from "../../src/core/errors.ts";
+import { isFsError } from "../../src/core/errors.ts";
 import {
   S_IFBLK,
   S_IFCHR,
@@ -12,27 +12,10 @@ import {
   S_IFSOCK,
 } from "../../src/core/types.ts";
 
+import { bytes, fails, text } from "./_fs_assert.ts";
+
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-const bytes = (s: string) => enc.encode(s);
-const text = (b: Uint8Array) => dec.decode(b);
-
-/** Assert that `p` rejects with an FsError of `code`. */
-async function fails(p: Promise<unknown>, code: string, message?: string): Promise<FsError> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(
-    caught !== undefined,
-    `expected ${code}, but it succeeded${message ? ": " + message : ""}`,
-  );
-  assert.ok(isFsError(caught), `expected an FsError, got ${caught}`);
-  assert.equal((caught as FsError).code, code, message ?? (caught as Error).message);
-  return caught as FsError;
-}
 
 /** Let the clock move on, so that a later timestamp is strictly greater. */
 const tick = () => new Promise((r) => setTimeout(r, 3));

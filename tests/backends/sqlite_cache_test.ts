@@ -9,26 +9,9 @@
 
 import assert from "node:assert/strict";
 import { SqliteBackend } from "../../src/backends/sqlite.ts";
-import { type FsError, isFsError } from "../../src/core/errors.ts";
+import { isFsError } from "../../src/core/errors.ts";
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-const bytes = (s: string) => enc.encode(s);
-const text = (b: Uint8Array) => dec.decode(b);
-
-/** Assert that `p` rejects with an FsError of `code`. */
-async function fails(p: Promise<unknown>, code: string, message?: string): Promise<FsError> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught !== undefined, `expected ${code}, but it succeeded ${message ?? ""}`);
-  assert.ok(isFsError(caught), `expected an FsError, got ${caught}`);
-  assert.equal((caught as FsError).code, code, message ?? (caught as Error).message);
-  return caught as FsError;
-}
+import { bytes, fails, text } from "./_fs_assert.ts";
 
 /** The code `p` rejects with, or "ok". */
 async function outcome(p: Promise<unknown>): Promise<string> {

@@ -13,27 +13,7 @@ import { ALL_CAPABILITIES, supports } from "../../src/core/backend.ts";
 import { type FsError, isFsError } from "../../src/core/errors.ts";
 import { S_IFCHR, S_IFIFO } from "../../src/core/types.ts";
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-const bytes = (s: string) => enc.encode(s);
-const text = (b: Uint8Array) => dec.decode(b);
-
-/** Assert that `p` rejects with an FsError of `code`. */
-async function fails(p: Promise<unknown>, code: string, message?: string): Promise<FsError> {
-  let caught: unknown;
-  try {
-    await p;
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(
-    caught !== undefined,
-    `expected ${code}, but it succeeded${message ? ": " + message : ""}`,
-  );
-  assert.ok(isFsError(caught), `expected an FsError, got ${caught}`);
-  assert.equal((caught as FsError).code, code, message ?? (caught as Error).message);
-  return caught as FsError;
-}
+import { bytes, fails, text } from "./_fs_assert.ts";
 
 /** Same as `fails`, for synchronous calls. */
 function failsSync(fn: () => unknown, code: string): FsError {
