@@ -300,6 +300,13 @@ const SQLITE_MESSAGES: readonly [string, ErrorCode, string][] = [
   ["not a database", "EINVAL", "the file is not a SQLite database"],
   ["unable to open database file", "ENOENT", "SQLite cannot open the database file"],
   ["disk I/O error", "EIO", "SQLite reported an I/O error"],
+  // Deno's node:sqlite allows no attached database (VACUUM attaches one)
+  // unless the process has every permission.
+  [
+    "too many attached databases",
+    "EACCES",
+    "Deno lets SQLite rewrite a database (VACUUM) only with --allow-all (-A)",
+  ],
 ];
 
 /** Turn an exception from node:sqlite (or ours) into a member of the error family. */
@@ -708,11 +715,16 @@ export class SqliteBackend extends Layerable
    *
    * It takes about as long as copying the database. Other processes may
    * keep reading meanwhile; their writes wait, as this backend's would
-   * (`EBUSY` after the busy timeout). Needs no more permission than opening.
+   * (`EBUSY` after the busy timeout).
+   *
+   * Needs `--allow-all` (`-A`): VACUUM writes the new copy through a
+   * temporary attached database, and Deno's `node:sqlite` refuses to attach
+   * one unless the process has every permission. Without it this fails
+   * with `EACCES` and changes nothing.
    *
    * @example
    * ```ts ignore
-   * // deno run --allow-read=drive.anyfs --allow-write=drive.anyfs compact.ts
+   * // deno run -A compact.ts
    * import { SqliteBackend } from "@anyfs/anyfs";
    *
    * using drive = SqliteBackend.open("./drive.anyfs");
@@ -721,7 +733,8 @@ export class SqliteBackend extends Layerable
    * ```
    *
    * @throws {FsError} `EROFS` on a database opened read-only, `EBUSY` when
-   * another process kept it busy, `EBADF` after `close()`.
+   * another process kept it busy, `EACCES` without `--allow-all`, `EBADF`
+   * after `close()`.
    */
   // deno-lint-ignore require-await
   async compact(): Promise<{ before: number; after: number }> {
