@@ -4,10 +4,14 @@
  *
  * ## What is counted
  * - **Bytes**: the apparent size (length) of every regular file, counted
- *   once per inode however many hard links it has, plus the bytes of
- *   extended attributes (name and value). Directories and symlinks take no
+ *   once per inode however many hard links it has, the length of every
+ *   symlink's target (a symlink's apparent size, as `du -b` counts it), plus
+ *   the bytes of extended attributes (name and value). Directories take no
  *   bytes; a file grown by `truncate` counts its full length even where the
- *   backend stores it sparsely.
+ *   backend stores it sparsely. Symlink targets count because the backend
+ *   stores them: otherwise a sandboxed program limited to 100 MiB could
+ *   store gigabytes as link targets (up to 4 KiB each) when no node limit is
+ *   set.
  * - **Nodes**: every inode except the root — files, directories, symlinks
  *   and special files, a hard-linked file once.
  *
@@ -66,7 +70,7 @@ import { HandleWrapper, Middleware } from "./middleware.ts";
 
 /** The limits a {@linkcode Quota} enforces; a missing limit is unlimited. */
 export interface QuotaLimits {
-  /** Most bytes of file content (and xattrs) in the whole backend → `ENOSPC`. */
+  /** Most bytes of file content, symlink targets and xattrs in the whole backend → `ENOSPC`. */
   maxTotalSize?: number;
   /** Largest size of one file → `EFBIG`. */
   maxFileSize?: number;
@@ -131,6 +135,11 @@ function absentOn(e: unknown): null {
 }
 
 function noop(): void {}
+
+/** The bytes an entry's own content takes: a file's length, a symlink's target. */
+function contentBytes(meta: Metadata): number {
+  return meta.type === "file" || meta.type === "symlink" ? meta.size : 0;
+}
 
 /**
  * A middleware enforcing {@linkcode QuotaLimits} on the backend it wraps.
@@ -321,7 +330,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
               seenLinked.add(meta.ino);
             }
             nodes++;
-            if (meta.type === "file") bytes += meta.size;
+            bytes += contentBytes(meta);
             await countXattrs(path, meta.ino);
           }));
         }
@@ -549,7 +558,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     if (meta.nlink > 1) return;
     const open = this.#open.get(meta.ino);
     if (open) open.orphaned = true;
-    else this.#release(meta.ino, meta.type === "file" ? meta.size : 0);
+    else this.#release(meta.ino, contentBytes(meta));
   }
 
   #release(ino: number, size: number): void {
@@ -669,7 +678,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     if (before) this.#nameRemoved(before);
     if (after) {
       this.#nodes++;
-      if (after.type === "file") this.#bytes += after.size;
+      this.#bytes += contentBytes(after);
     }
   }
 
@@ -912,7 +921,7 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     });
   }
 
-  /** Checks the limits, forwards, and counts the change. */
+  /** Checks the limits (the target's bytes count), forwards, and counts the change. */
   override symlink(
     target: string,
     path: string,
@@ -922,7 +931,12 @@ export class Quota<B extends Backend = Backend> extends Middleware<B> {
     return this.#exclusive("symlink", path, async () => {
       if (await this.#stat(path)) return inner.symlink(target, path, options);
       const parent = await this.#checkCreate("symlink", path);
+      this.#checkBytes("symlink", path, typeof target === "string" ? utf8Length(target) : 0);
       await inner.symlink(target, path, options);
+      // What the backend reports as the link's size is what a scan and the
+      // release on unlink count, so count that rather than the estimate.
+      const made = await this.#stat(path);
+      this.#bytes += made ? contentBytes(made) : utf8Length(target);
       this.#nodes++;
       this.#entryAdded(parent);
     });

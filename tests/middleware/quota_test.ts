@@ -38,8 +38,9 @@ Deno.test("quota counts file bytes and nodes, and reports what remains", async (
   await q.mkdir("/d");
   await q.writeFile("/d/a", bytes(300));
   await q.symlink("/d/a", "/l");
-  assert.deepEqual(q.usage(), { bytes: 300, nodes: 3 });
-  assert.deepEqual(q.remaining(), { bytes: 700, nodes: 7 });
+  // The link's target ("/d/a") is 4 bytes the backend stores.
+  assert.deepEqual(q.usage(), { bytes: 304, nodes: 3 });
+  assert.deepEqual(q.remaining(), { bytes: 696, nodes: 7 });
   const unlimited = await Quota.create(new MemoryBackend());
   assert.deepEqual(unlimited.remaining(), { bytes: Infinity, nodes: Infinity });
 });
@@ -261,8 +262,9 @@ Deno.test("usage is scanned from an existing backend, hard links and xattrs incl
   await m.setXattr("/d", "user.k", bytes(5));
   const q = new Quota(m, { maxTotalSize: 200 });
   await q.ready;
-  // 100 + 23 + xattr ("user.k" = 6 bytes + 5); nodes: d, e, a, b, s.
-  assert.deepEqual(q.usage(), { bytes: 134, nodes: 5 });
+  // 100 + 23 + the link's target "/d/a" (4) + xattr ("user.k" = 6 bytes + 5);
+  // nodes: d, e, a, b, s.
+  assert.deepEqual(q.usage(), { bytes: 138, nodes: 5 });
   await rejectsWith(q.writeFile("/big", bytes(67)), "ENOSPC");
 });
 
@@ -487,4 +489,25 @@ Deno.test("concurrent mkdirs at the node limit: exactly the ones that fit succee
     await q.rescan();
     assert.deepEqual(q.usage(), { bytes: 0, nodes: 3 });
   }
+});
+
+Deno.test("symlink targets count as bytes: long targets cannot bypass maxTotalSize", async () => {
+  const q = await Quota.create(new MemoryBackend(), { maxTotalSize: 10_000 });
+  const target = "t".repeat(4000);
+  await q.symlink(target, "/l1");
+  await q.symlink(target, "/l2");
+  assert.deepEqual(q.usage(), { bytes: 8000, nodes: 2 });
+  const e = await rejectsWith(q.symlink(target, "/l3"), "ENOSPC");
+  assert.equal(e.requested, 4000);
+  await rejectsWith(q.lstat("/l3"), "ENOENT");
+  // Renaming one link over the other releases the replaced target; unlink the rest.
+  await q.rename("/l1", "/l2");
+  assert.deepEqual(q.usage(), { bytes: 4000, nodes: 1 });
+  await q.unlink("/l2");
+  assert.deepEqual(q.usage(), { bytes: 0, nodes: 0 });
+  // A multi-byte target counts its UTF-8 bytes, the same as a fresh scan.
+  await q.symlink("ü".repeat(10), "/u");
+  assert.deepEqual(q.usage(), { bytes: 20, nodes: 1 });
+  await q.rescan();
+  assert.deepEqual(q.usage(), { bytes: 20, nodes: 1 });
 });
