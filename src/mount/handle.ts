@@ -6,6 +6,7 @@
 
 import type { Backend } from "../core/backend.ts";
 import { isFsError } from "../core/errors.ts";
+import { ReadOnly } from "../middleware/read_only.ts";
 import { cString } from "../../ffi/layout.ts";
 import { type LibFuse, loadLibfuse } from "../../ffi/libfuse.ts";
 import { type InitReplyPatch, installInitReplyPatch } from "../../ffi/init_reply.ts";
@@ -300,7 +301,13 @@ export class MountHandle implements AsyncDisposable {
     mountPoint: string,
     options: MountOptions = {},
   ): Promise<MountHandle> {
-    const opt = resolveMountOptions(options);
+    // A ReadOnly backend mounts read-only unless told otherwise: the kernel
+    // then answers access(W_OK), `test -w` and statvfs's ST_RDONLY as on any
+    // read-only mount, instead of promising writes that all fail.
+    const opt = resolveMountOptions({
+      ...options,
+      readOnly: options.readOnly ?? backend instanceof ReadOnly,
+    });
     const availability = isAvailable();
     if (!availability.available) {
       throw new MountError(availability.kind, `cannot mount: ${availability.reason}`, {

@@ -35,7 +35,13 @@ export type CachePolicy = "never" | "auto" | "always";
 
 /** Options of {@linkcode mount} (and the {@linkcode MountBuilder} methods of the same names). */
 export interface MountOptions {
-  /** Mount read-only: every change fails with `EROFS` (default `false`). */
+  /**
+   * Mount read-only: every change fails with `EROFS`, `access(W_OK)` and
+   * `test -w` say no, and `statvfs` has `ST_RDONLY`. Default: `true` when
+   * the mounted backend is a `ReadOnly` middleware (its outermost layer; a
+   * ReadOnly deeper in a stack refuses every change too, but the mount
+   * cannot tell, so pass `true` there), else `false`.
+   */
   readOnly?: boolean;
   /**
    * Let other users than the mounting one use the mount (default `false`).
@@ -91,6 +97,14 @@ export interface MountOptions {
    * `Deno.writeFile` with a stream all do — or it hangs. Other processes,
    * and Deno's promise helpers `Deno.writeFile(path, bytes)` /
    * `Deno.writeTextFile`, are fine.
+   *
+   * Not for a backend that can be full, such as one under a `Quota`: the
+   * kernel accepts each write(2) into its cache before the backend sees it,
+   * so a write past the limit cannot fail there. It fails when the kernel
+   * sends it on; the data is dropped, only the next close(2) or fsync(2) of
+   * the file (in one process) reports `ENOSPC`, and until the kernel evicts
+   * the file it keeps showing the size the lost write gave it (`dd` of
+   * 2 MiB onto a 1 MiB quota: `ls -l` shows 2 MiB, far less is stored).
    */
   writebackCache?: boolean;
   /**
