@@ -20,7 +20,13 @@
  * @module
  */
 
-import { type Backend, type FileHandle, type OpenOptions, supports } from "../core/backend.ts";
+import {
+  type Backend,
+  type FileHandle,
+  type FsXattrs,
+  type OpenOptions,
+  supports,
+} from "../core/backend.ts";
 import { BufferedHandle, openFile, truncateFile, tryLstat } from "../core/derive.ts";
 import { errnoOf, type ErrorCode } from "../core/errno.ts";
 import { fsError, isFsError, toFsError } from "../core/errors.ts";
@@ -59,6 +65,7 @@ import type {
   StatFields,
 } from "../../ffi/ops.ts";
 import { type InodeNode, InodeTable } from "./inodes.ts";
+import { KeptXattrs } from "./kept_xattrs.ts";
 import type { ResolvedMountOptions } from "./options.ts";
 
 /** Live figures of a mount, readable at any time. */
@@ -152,8 +159,17 @@ export class FuseAdapter implements LowLevelHandlers {
   readonly #opt: ResolvedMountOptions;
   readonly #table: InodeTable;
   readonly #files = new Map<number, OpenFile>();
+  // The same open files by node: getattr asks for a node's handle on every
+  // fstat(2), which a scan of all open files would make O(open files).
+  readonly #openByNode = new Map<InodeNode, OpenFile[]>();
   readonly #dirs = new Map<number, OpenDir>();
   #nextFh = 1;
+  // Directory renames through the mount: a count bumped when one starts and
+  // when it ends, and the ones still running (settled once the table has
+  // the new names). A lookup reads the backend at the path its directory
+  // had when it began; see `lookup`.
+  #dirMoves = 0;
+  readonly #dirMovesRunning = new Set<Promise<void>>();
   readonly #stats: MountStats = {
     operations: 0,
     errors: 0,
@@ -175,6 +191,9 @@ export class FuseAdapter implements LowLevelHandlers {
   #initWaiters: (() => void)[] = [];
   readonly #hasInodes: boolean;
   readonly #hasXattrs: boolean;
+  // Whether open files are the backend's own handles, which follow their
+  // file through renames and unlinks (not buffered copies of a path).
+  readonly #hasHandles: boolean;
 
   /** Handlers for `backend` whose root directory has inode `rootIno`. */
   constructor(backend: Backend, rootIno: number, options: ResolvedMountOptions) {
@@ -183,6 +202,7 @@ export class FuseAdapter implements LowLevelHandlers {
     this.#table = new InodeTable(rootIno);
     this.#hasInodes = supports(backend, "inodes");
     this.#hasXattrs = options.xattrs && supports(backend, "xattrs");
+    this.#hasHandles = supports(backend, "handles");
   }
 
   /** Whether flock(2) should reach the backend (it has `locks`). */
@@ -259,6 +279,7 @@ export class FuseAdapter implements LowLevelHandlers {
   async closeAll(): Promise<void> {
     const files = [...this.#files.values()];
     this.#files.clear();
+    this.#openByNode.clear();
     this.#dirs.clear();
     await Promise.allSettled(files.map((f) => f.file.close()));
   }
@@ -466,6 +487,7 @@ export class FuseAdapter implements LowLevelHandlers {
   }
 
   #attr(node: InodeNode | undefined, meta: Metadata): StatFields {
+    if (node) node.lastMetadata = meta;
     const kept = node?.detached;
     return {
       ino: meta.ino > 0 ? meta.ino : node?.id ?? 0,
@@ -482,28 +504,85 @@ export class FuseAdapter implements LowLevelHandlers {
     };
   }
 
+  /**
+   * The metadata of `node`'s file. An open handle of it answers first: a
+   * handle follows its file, while the path the table knows may name
+   * another file by now (replaced on the host side, or by another user of
+   * the backend), and `fstat(2)` must describe the descriptor's file —
+   * `tail -F` compares it with `stat(2)` of the name to see a rotation.
+   * A buffered handle is a copy of a path's content, not a file: it only
+   * answers for a file that has no name any more.
+   */
   async #stat(node: InodeNode, op: string): Promise<Metadata> {
+    const held = this.#openOf(node);
+    if (held && this.#hasHandles) return await held.file.stat();
     if (this.#hasInodes && node.ino > 0 && supports(this.#backend, "inodes")) {
       try {
         return await this.#staleIfGone(node, op, this.#backend.statIno(node.ino));
       } catch (e) {
         if ((e as { code?: string }).code !== "ESTALE") throw e;
-        return await this.#backend.lstat(await this.#successor(node, op));
+        return await this.#goneMetadata(node, op);
       }
     }
     const path = this.#table.pathOf(node);
     if (path !== undefined) return await this.#backend.lstat(path);
-    const held = this.#openOf(node);
     if (held) return await held.file.stat();
+    return await this.#goneMetadata(node, op);
+  }
+
+  /**
+   * The metadata of a node whose file is gone from the backend and open
+   * nowhere here: a descriptor without an open file (`O_PATH`), a removed
+   * directory still open or a working directory, or a stat(2) that raced
+   * the removal. tmpfs shows the removed inode, with no links; so does this,
+   * from what was last sent to the kernel. The file that has its name now
+   * is another file (another inode number, size and times).
+   */
+  async #goneMetadata(node: InodeNode, op: string): Promise<Metadata> {
+    const last = node.lastMetadata;
+    if (last) return { ...last, nlink: 0 };
     return await this.#backend.lstat(await this.#successor(node, op));
   }
 
   /** An open handle of `node`, the only way to reach a file that has no name any more. */
   #openOf(node: InodeNode): OpenFile | undefined {
-    for (const f of this.#files.values()) {
-      if (f.node === node) return f;
+    return this.#openByNode.get(node)?.[0];
+  }
+
+  /**
+   * Before the name `path` of `node` is removed or replaced through the
+   * mount, keep what descriptors of its file may still ask for once the
+   * backend has no path to it: a symlink's target (`readlinkat` of an
+   * `O_PATH` descriptor, or a path walk that reached it just before), and
+   * the extended attributes of a file open here. The kernel holds the
+   * node's inode lock across the removal, so nothing changes them between
+   * this read and the removal. Best effort: what cannot be read is left
+   * out, and requests for it answer `ESTALE` as before.
+   */
+  async #keepForDescriptors(node: InodeNode | undefined, path: string): Promise<void> {
+    if (!node || node.links.length !== 1) return;
+    const b = this.#backend;
+    if (node.type === "symlink") {
+      // A symlink's target never changes: read once, right for good.
+      if (node.linkTarget === undefined && supports(b, "symlinks")) {
+        node.linkTarget = await b.readLink(path).catch(() => undefined);
+      }
+      return;
     }
-    return undefined;
+    if (!this.#hasXattrs || !supports(b, "xattrs") || !this.#openOf(node)) return;
+    let names: string[];
+    try {
+      names = await b.listXattr(path);
+    } catch {
+      return;
+    }
+    const values = new Map<string, Uint8Array>();
+    for (const name of names) {
+      // Removed meanwhile by another user of the backend: left out.
+      const value = await b.getXattr(path, name).catch(() => undefined);
+      if (value !== undefined) values.set(name, value.slice());
+    }
+    (node.detached ??= {}).xattrs = new KeptXattrs(values);
   }
 
   /** Reply with `node` as a new kernel reference (lookup, mknod, mkdir, symlink, link). */
@@ -589,8 +668,25 @@ export class FuseAdapter implements LowLevelHandlers {
 
   #addFile(node: InodeNode, file: FileHandle): number {
     const fh = this.#nextFh++;
-    this.#files.set(fh, { node, file });
+    const open = { node, file };
+    this.#files.set(fh, open);
+    const ofNode = this.#openByNode.get(node);
+    if (ofNode) ofNode.push(open);
+    else this.#openByNode.set(node, [open]);
     return fh;
+  }
+
+  /** Forget open file `fh`; returns it, if it was open. */
+  #removeFile(fh: number): OpenFile | undefined {
+    const open = this.#files.get(fh);
+    if (!open) return undefined;
+    this.#files.delete(fh);
+    const ofNode = this.#openByNode.get(open.node);
+    if (ofNode) {
+      ofNode.splice(ofNode.indexOf(open), 1);
+      if (ofNode.length === 0) this.#openByNode.delete(open.node);
+    }
+    return open;
   }
 
   #openReply(fh: number, file: FileHandle): FileInfoOut {
@@ -715,8 +811,9 @@ export class FuseAdapter implements LowLevelHandlers {
   lookup(req: FuseReply, parentId: number, name: string): void {
     this.#run(req, "lookup", async () => {
       const parent = this.#node(parentId, "lookup");
-      const path = this.#childPath(parent, name, "lookup");
+      let path = this.#childPath(parent, name, "lookup");
       let seen = parent.changes;
+      let moves = this.#dirMoves;
       // Most lookups of missing names come before creating them: probe
       // without paying for an Error.
       let meta = await tryLstat(this.#backend, path);
@@ -725,9 +822,18 @@ export class FuseAdapter implements LowLevelHandlers {
       // while we read: recording the older answer would undo it in the
       // table (a renamed file left without a name: ENOENT on its next
       // open). Read again; each change through the mount is already in the
-      // backend when it reaches the table.
-      for (let again = 0; parent.changes !== seen && again < LOOKUP_RETRIES; again++) {
+      // backend when it reaches the table. Nor does it lock the ancestors:
+      // a directory above renamed meanwhile leaves `path` naming nothing
+      // (or another file), and the answer would take the name from a file
+      // that still has it (an open file's fchmod(2) then stays in the
+      // mount). Wait for such renames to reach the table, and read again
+      // at the new path.
+      for (let again = 0; again < LOOKUP_RETRIES; again++) {
+        if (this.#dirMovesRunning.size) await Promise.all(this.#dirMovesRunning);
+        if (parent.changes === seen && this.#dirMoves === moves) break;
         seen = parent.changes;
+        moves = this.#dirMoves;
+        path = this.#childPath(parent, name, "lookup");
         meta = await tryLstat(this.#backend, path);
       }
       if (meta === null) {
@@ -854,6 +960,12 @@ export class FuseAdapter implements LowLevelHandlers {
   readlink(req: FuseReply, nodeId: number): void {
     this.#run(req, "readlink", async () => {
       const node = this.#node(nodeId, "readlink");
+      // Kept when its name was removed through the mount: the target of
+      // the symlink the kernel reached, as a local file system answers.
+      if (node.linkTarget !== undefined) {
+        req.readlink(node.linkTarget);
+        return;
+      }
       const path = await this.#pathOrSuccessor(node, "readlink");
       need(supports(this.#backend, "symlinks"), "EINVAL", "readlink", path);
       req.readlink(await this.#backend.readLink(path));
@@ -967,6 +1079,7 @@ export class FuseAdapter implements LowLevelHandlers {
       const parent = this.#node(parentId, "unlink");
       const path = this.#childPath(parent, name, "unlink");
       this.#writable("unlink", path);
+      await this.#keepForDescriptors(parent.entries.get(name), path);
       await this.#backend.unlink(path);
       this.#table.changed(parent);
       this.#table.unlinkEntry(parent, name);
@@ -1010,10 +1123,31 @@ export class FuseAdapter implements LowLevelHandlers {
         // so nothing else through the mount can create `to` in between.
         need((await tryLstat(this.#backend, to)) === null, "EEXIST", "rename", to);
       }
-      await this.#backend.rename(from, to);
-      this.#table.changed(parent);
-      this.#table.changed(newParent);
-      this.#table.rename(parent, name, newParent, newName);
+      const moving = parent.entries.get(name);
+      const replaced = newParent.entries.get(newName);
+      if (replaced !== moving) await this.#keepForDescriptors(replaced, to);
+      // Only a directory's rename changes the paths of other nodes (the
+      // table knows no node below a directory it does not know).
+      let settle = (): void => {};
+      const running = moving?.type === "dir"
+        ? new Promise<void>((resolve) => settle = resolve)
+        : undefined;
+      if (running) {
+        this.#dirMoves++;
+        this.#dirMovesRunning.add(running);
+      }
+      try {
+        await this.#backend.rename(from, to);
+        this.#table.changed(parent);
+        this.#table.changed(newParent);
+        this.#table.rename(parent, name, newParent, newName);
+      } finally {
+        if (running) {
+          this.#dirMoves++;
+          this.#dirMovesRunning.delete(running);
+          settle();
+        }
+      }
       req.err(0);
     });
   }
@@ -1046,7 +1180,7 @@ export class FuseAdapter implements LowLevelHandlers {
       if (successor) Object.assign(reply, { directIo: true, keepCache: false });
       if (req.open(reply) === ENOENT_REPLY) {
         // The open was interrupted: no release will come for this handle.
-        this.#files.delete(fh);
+        this.#removeFile(fh);
         await file.close();
       }
     });
@@ -1084,7 +1218,7 @@ export class FuseAdapter implements LowLevelHandlers {
       );
       if (r === ENOENT_REPLY) {
         this.#table.forget(node.id, 1);
-        this.#files.delete(fh);
+        this.#removeFile(fh);
         await file.close();
       }
     });
@@ -1132,8 +1266,7 @@ export class FuseAdapter implements LowLevelHandlers {
 
   release(req: FuseReply, _nodeId: number, fi: FileInfoIn): void {
     this.#run(req, "release", async () => {
-      const open = this.#files.get(fi.fh);
-      this.#files.delete(fi.fh);
+      const open = this.#removeFile(fi.fh);
       if (open) {
         if (fi.flockRelease && open.file.unlock) await open.file.unlock();
         await open.file.close();
@@ -1353,27 +1486,48 @@ export class FuseAdapter implements LowLevelHandlers {
   // ---------------------------------------------------------------------
   // Extended attributes.
 
-  #xattrPath(req: FuseReply, nodeId: number, op: string): Promise<string> | undefined {
-    if (!this.#hasXattrs) {
+  /**
+   * Where the extended attributes of node `nodeId` live: the backend at the
+   * node's path, or, for a file whose last name was removed through the
+   * mount while it was open, the copy the mount keeps (see
+   * `#keepForDescriptors`). `undefined` once answered with `ENOSYS`.
+   */
+  async #xattrPlace(
+    req: FuseReply,
+    nodeId: number,
+    op: string,
+  ): Promise<{ store: FsXattrs; path: string } | undefined> {
+    const b = this.#backend;
+    if (!this.#hasXattrs || !supports(b, "xattrs")) {
       // ENOSYS makes the kernel stop asking (it answers EOPNOTSUPP to
       // programs itself), including its security.capability check before
       // a file's first cached write.
       req.err(errnoOf("ENOSYS"));
       return undefined;
     }
-    return this.#path(this.#node(nodeId, op), op);
+    const node = this.#node(nodeId, op);
+    try {
+      return { store: b, path: await this.#path(node, op) };
+    } catch (e) {
+      const kept = node.detached?.xattrs;
+      if (kept && (e as { code?: string }).code === "ESTALE") {
+        return { store: kept, path: `<node ${node.id}>` };
+      }
+      throw e;
+    }
   }
 
   setxattr(req: FuseReply, nodeId: number, name: string, value: Uint8Array, flags: number): void {
     this.#run(req, "setxattr", async () => {
-      const path = await this.#xattrPath(req, nodeId, "setxattr");
-      if (path === undefined || !supports(this.#backend, "xattrs")) return;
+      const place = await this.#xattrPlace(req, nodeId, "setxattr");
+      if (place === undefined) return;
+      const { store, path } = place;
       // POSIX ACLs travel as these attributes; stored verbatim they would
       // silently not apply (cp -a sets a copied file's mode this way).
       // Refusing makes programs fall back to chmod.
       need(!isAclName(name), "ENOTSUP", "setxattr", path);
       this.#writable("setxattr", path);
-      await this.#backend.setXattr(path, name, value, {
+      await store.setXattr(path, name, value, {
         create: (flags & XATTR.create) !== 0,
         replace: (flags & XATTR.replace) !== 0,
       });
@@ -1383,30 +1537,31 @@ export class FuseAdapter implements LowLevelHandlers {
 
   getxattr(req: FuseReply, nodeId: number, name: string, size: number): void {
     this.#run(req, "getxattr", async () => {
-      const path = await this.#xattrPath(req, nodeId, "getxattr");
-      const b = this.#backend;
-      if (path === undefined || !supports(b, "xattrs")) return;
+      const place = await this.#xattrPlace(req, nodeId, "getxattr");
+      if (place === undefined) return;
+      const { store, path } = place;
       // The kernel asks for security.capability before the first write
       // to every file, and ACLs on many metadata reads; there rarely is
       // one. A backend reports a missing attribute by throwing, and an
       // Error costs ~10 us here: look at the list first.
       const absent = isAclName(name) ||
-        (name === CAPABILITY_XATTR && !(await b.listXattr(path)).includes(name));
+        (name === CAPABILITY_XATTR && !(await store.listXattr(path)).includes(name));
       if (absent) {
         this.#stats.errors++;
         req.err(ENODATA);
         return;
       }
-      const value = await b.getXattr(path, name);
+      const value = await store.getXattr(path, name);
       this.#replySized(req, value, size, "getxattr", path);
     });
   }
 
   listxattr(req: FuseReply, nodeId: number, size: number): void {
     this.#run(req, "listxattr", async () => {
-      const path = await this.#xattrPath(req, nodeId, "listxattr");
-      if (path === undefined || !supports(this.#backend, "xattrs")) return;
-      const names = (await this.#backend.listXattr(path)).filter((n) => !isAclName(n));
+      const place = await this.#xattrPlace(req, nodeId, "listxattr");
+      if (place === undefined) return;
+      const { store, path } = place;
+      const names = (await store.listXattr(path)).filter((n) => !isAclName(n));
       const list = ENCODER.encode(names.map((n) => n + "\0").join(""));
       this.#replySized(req, list, size, "listxattr", path);
     });
@@ -1420,11 +1575,12 @@ export class FuseAdapter implements LowLevelHandlers {
 
   removexattr(req: FuseReply, nodeId: number, name: string): void {
     this.#run(req, "removexattr", async () => {
-      const path = await this.#xattrPath(req, nodeId, "removexattr");
-      if (path === undefined || !supports(this.#backend, "xattrs")) return;
+      const place = await this.#xattrPlace(req, nodeId, "removexattr");
+      if (place === undefined) return;
+      const { store, path } = place;
       this.#writable("removexattr", path);
       need(!isAclName(name), "ENODATA", "removexattr", path);
-      await this.#backend.removeXattr(path, name);
+      await store.removeXattr(path, name);
       req.err(0);
     });
   }

@@ -16,7 +16,8 @@
  * @module
  */
 
-import type { FileType } from "../core/types.ts";
+import type { FileType, Metadata } from "../core/types.ts";
+import type { KeptXattrs } from "./kept_xattrs.ts";
 import { ROOT_NODE_ID } from "../../ffi/layout.ts";
 
 /** One name of a node: an entry `name` in directory `parent`. */
@@ -42,6 +43,12 @@ export interface DetachedAttributes {
   uid?: number;
   /** Owner group id. */
   gid?: number;
+  /**
+   * Extended attributes, read from the backend just before the file's last
+   * name was removed through the mount while it was open; from then on the
+   * mount keeps them (`fgetxattr`, `fsetxattr` through its descriptors).
+   */
+  xattrs?: KeptXattrs;
 }
 
 /** A node the kernel knows. */
@@ -73,6 +80,17 @@ export class InodeNode {
    * mount shows them instead of the backend's own.
    */
   detached?: DetachedAttributes;
+  /**
+   * The metadata last sent to the kernel for this node: what `fstat(2)` of
+   * a descriptor shows once the file is gone from the backend (with no
+   * links), as a local file system shows the unlinked inode.
+   */
+  lastMetadata?: Metadata;
+  /**
+   * A symlink's target, read just before its last name was removed through
+   * the mount: `readlink` of a descriptor of it (`O_PATH`) still answers.
+   */
+  linkTarget?: string;
 
   /** A node with id `id` for backend inode `ino`. */
   constructor(id: number, ino: number, type: FileType) {
