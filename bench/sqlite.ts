@@ -13,6 +13,16 @@
  * Target (issue 4): SqliteBackend at least 0.7× raw on every row. Also
  * reports how much larger the database file is than the bytes stored.
  *
+ * The small-file rows also show a floor, for information: the least any
+ * filesystem on this schema writes per file — its inode row with the bytes
+ * inline, its name in the directory, and the directory's times and size
+ * (POSIX: a create changes the directory's mtime), in one transaction, with
+ * no path walk and no checks. Raw rows touch four pages per file (header,
+ * row, overflow, index); a filesystem touches five (header, inode,
+ * overflow, entry, parent), and SQLite's commit and checkpoint cost grow
+ * with pages written, so where the floor itself sits near the target, the
+ * backend cannot be far above it.
+ *
  * Each subject runs all its phases with only its own database open: Deno's
  * SQLite is built with `SQLITE_ENABLE_MEMORY_MANAGEMENT`, which makes every
  * connection of a process share one page cache, so with both open the one
@@ -33,11 +43,14 @@ import { printRatioTable, type Row } from "./_harness.ts";
 
 const MiB = 1024 * 1024;
 const TARGET = 0.7;
+/** The subject that stands for the least a filesystem on this schema writes. */
+const FLOOR = "minimal fs rows";
 
-/** One way of storing bytes: the backend, or raw rows. */
+/** One way of storing bytes: the backend, raw rows, or the minimal filesystem rows. */
 interface Subject {
-  writeBig(block: Uint8Array, blocks: number): Promise<void>;
-  readBig(blockSize: number, blocks: number): Promise<number>;
+  /** Write one large file in blocks; absent for the floor, which stores small files only. */
+  writeBig?(block: Uint8Array, blocks: number): Promise<void>;
+  readBig?(blockSize: number, blocks: number): Promise<number>;
   /** Make the place for the small files (untimed). */
   prepareSmall(): Promise<void>;
   /** Create `count` small files. */
@@ -141,6 +154,65 @@ function rawSubject(file: string): Subject {
   };
 }
 
+/**
+ * The floor of a filesystem on this schema (see the module doc): per file
+ * one transaction holding the inode row issue 4 asks for (type and mode,
+ * owner, link count, size, times, symlink target) with the bytes inline,
+ * the directory entry and the parent's new times and size. Reads look the name
+ * up in its directory and return the inode's bytes: one statement.
+ */
+function floorSubject(file: string): Subject {
+  const db = new DatabaseSync(file);
+  db.exec(CONNECTION_PRAGMAS);
+  db.exec(`
+    PRAGMA synchronous = NORMAL;
+    CREATE TABLE inodes (ino INTEGER PRIMARY KEY, mode INTEGER NOT NULL, uid INTEGER NOT NULL,
+      gid INTEGER NOT NULL, nlink INTEGER NOT NULL, size INTEGER NOT NULL, atime REAL NOT NULL,
+      mtime REAL NOT NULL, ctime REAL NOT NULL, target TEXT, data BLOB) STRICT;
+    CREATE TABLE entries (parent INTEGER NOT NULL, name TEXT NOT NULL, ino INTEGER NOT NULL,
+      PRIMARY KEY (parent, name)) STRICT, WITHOUT ROWID;
+  `);
+  const begin = db.prepare("BEGIN IMMEDIATE");
+  const commit = db.prepare("COMMIT");
+  const insertInode = db.prepare(
+    `INSERT INTO inodes (mode, uid, gid, nlink, size, atime, mtime, ctime, target, data)
+     VALUES (?1, 0, 0, ?2, ?3, ?4, ?4, ?4, NULL, ?5)`,
+  );
+  const insertEntry = db.prepare("INSERT INTO entries (parent, name, ino) VALUES (?, ?, ?)");
+  const touchParent = db.prepare(
+    "UPDATE inodes SET mtime = ?, ctime = ?, size = size + 20 WHERE ino = ?",
+  );
+  const lookup = db.prepare(
+    "SELECT i.data FROM entries e JOIN inodes i ON i.ino = e.ino WHERE e.parent = ? AND e.name = ?",
+  );
+  let dir = 0;
+  return {
+    prepareSmall() {
+      dir = Number(insertInode.run(0o040755, 2, 40, Date.now(), null).lastInsertRowid);
+      return Promise.resolve();
+    },
+    createSmall(data, count) {
+      for (let i = 0; i < count; i++) {
+        const t = Date.now();
+        begin.run();
+        const ino = insertInode.run(0o100644, 1, data.length, t, data).lastInsertRowid;
+        insertEntry.run(dir, `f${i}`, ino);
+        touchParent.run(t, t, dir);
+        commit.run();
+      }
+      return Promise.resolve();
+    },
+    readSmall(count) {
+      let total = 0;
+      for (let i = 0; i < count; i++) {
+        total += (lookup.get(dir, `f${i}`) as { data: Uint8Array }).data.length;
+      }
+      return Promise.resolve(total);
+    },
+    close: () => db.close(),
+  };
+}
+
 function removeDb(file: string): void {
   for (const suffix of ["", "-wal", "-shm"]) {
     try {
@@ -193,8 +265,13 @@ export async function main(args: string[] = []): Promise<string[]> {
   const bigRead = `sequential read ${sizes.bigBytes / MiB} MiB (1 MiB reads)`;
   const smallLabel = `create ${sizes.smallCount} 4 KiB files`;
   const smallRead = `read ${sizes.smallCount} 4 KiB files`;
-  const subjects = ["SqliteBackend", "raw rows"] as const;
-  const fileOf = (who: string) => `${dir}/${who === "raw rows" ? "raw" : "backend"}.db`;
+  const subjects = ["SqliteBackend", "raw rows", FLOOR] as const;
+  const makers: Record<(typeof subjects)[number], (file: string) => Subject> = {
+    "SqliteBackend": backendSubject,
+    "raw rows": rawSubject,
+    [FLOOR]: floorSubject,
+  };
+  const fileOf = (who: string) => `${dir}/${subjects.indexOf(who as never)}.db`;
   try {
     for (let round = 0; round < sizes.rounds; round++) {
       // One subject at a time, with only its own database open (see the
@@ -204,10 +281,13 @@ export async function main(args: string[] = []): Promise<string[]> {
       const order = round % 2 === 0 ? subjects : [...subjects].reverse();
       for (const who of order) {
         removeDb(fileOf(who));
-        const subject = who === "raw rows" ? rawSubject(fileOf(who)) : backendSubject(fileOf(who));
+        const subject = makers[who](fileOf(who));
         try {
-          note(bigLabel, who, blocks / await timed(() => subject.writeBig(block, blocks)));
-          note(bigRead, who, blocks / await timed(() => subject.readBig(MiB, blocks)));
+          if (subject.writeBig && subject.readBig) {
+            const { writeBig, readBig } = subject;
+            note(bigLabel, who, blocks / await timed(() => writeBig(block, blocks)));
+            note(bigRead, who, blocks / await timed(() => readBig(MiB, blocks)));
+          }
           await subject.prepareSmall();
           const count = sizes.smallCount;
           note(smallLabel, who, count / await timed(() => subject.createSmall(small, count)));
@@ -246,6 +326,19 @@ export async function main(args: string[] = []): Promise<string[]> {
       "files/s",
     ),
   ];
+  printRatioTable(
+    `The floor, for information: ${FLOOR} (inode row with the bytes, name, parent's times; ` +
+      "one transaction, no walk, no checks)",
+    smallRows,
+    FLOOR,
+    ["raw rows"],
+    TARGET,
+    "files/s",
+  );
+  for (const row of smallRows) {
+    const ratio = row.opsPerSec["SqliteBackend"] / row.opsPerSec[FLOOR];
+    console.log(`  SqliteBackend × ${FLOOR}, ${row.name}: ${ratio.toFixed(2)}×`);
+  }
   const payload = sizes.bigBytes + sizes.smallCount * small.length;
   console.log(`\n  database size for ${(payload / MiB).toFixed(1)} MiB of file content:`);
   for (const who of ["SqliteBackend", "raw rows"]) {
