@@ -77,6 +77,22 @@ export interface PathFilterOptions {
   caseInsensitive?: boolean;
 }
 
+/**
+ * A matcher for `glob` whose wildcards match every character a name may
+ * hold. picomatch writes "any character" as `.`, which a regular expression
+ * without the `s` flag does not match for line breaks (`\n`, `\r`,
+ * U+2028, U+2029): `**` would then not cross a directory named `a\nb`, and
+ * `/a\nb/.env` would escape a rule denying `.env` at any depth.
+ */
+function anyCharMatcher(
+  glob: string,
+  options: { dot: boolean; posix: boolean; nocase: boolean },
+): (path: string) => boolean {
+  const re = picomatch.makeRe(glob, options);
+  const dotAll = new RegExp(re.source, re.flags.includes("s") ? re.flags : `${re.flags}s`);
+  return (path) => dotAll.test(path);
+}
+
 /** Matches one path component; `true` stands for "anything from here on". */
 type SegmentMatcher = ((name: string) => boolean) | true;
 
@@ -98,14 +114,14 @@ class GlobRule {
     this.pattern = glob;
     // `posix` turns on `[!…]` negation and `[[:class:]]`; `dot` lets `*` match dotfiles.
     const options = { dot: true, posix: true, nocase: caseInsensitive };
-    this.#matches = picomatch(glob, options);
+    this.#matches = anyCharMatcher(glob, options);
     this.#matchesRoot = this.#matches("/");
     const parts = picomatch.scan(glob, { ...options, parts: true }).parts ?? [];
     if (parts[0] === "") parts.shift();
     this.#segments = parts.map((part): SegmentMatcher =>
       // A brace alternative spanning a slash cannot be matched one component
       // at a time: treat it, and everything after it, as matching anything.
-      part === "**" || part.includes("/") ? true : picomatch(part, options)
+      part === "**" || part.includes("/") ? true : anyCharMatcher(part, options)
     );
   }
 

@@ -175,6 +175,27 @@ attempt("access", lambda: os.stat(".env"))`,
 );
 
 fuseTest(
+  "path filter through a mount: a line break in a directory name does not let a .env escape",
+  async () => {
+    const memory = new MemoryBackend();
+    await memory.mkdir("/a\nb");
+    await memory.writeFile("/a\nb/.env", enc.encode("TOKEN=secret-newline"));
+    await memory.writeFile("/a\nb/ok", enc.encode("fine"));
+    await withMount(new PathFilter(memory, { deny: [".env"] }), { cache: "auto" }, async (dir) => {
+      const cat = await sh(`cat "$(printf 'a\\nb')/.env"`, dir);
+      assert.notEqual(cat.code, 0);
+      assert.match(cat.stderr, /Permission denied/);
+      assert.doesNotMatch(cat.stdout, /secret/);
+      const find = await sh("find . -type f", dir);
+      assert.equal(find.stdout, "./a\nb/ok\n");
+      const overwrite = await sh(`echo evil > "$(printf 'a\\nb')/.env"`, dir);
+      assert.match(overwrite.stderr, /Permission denied/);
+    });
+    assert.equal(dec.decode(await memory.readFile("/a\nb/.env")), "TOKEN=secret-newline");
+  },
+);
+
+fuseTest(
   "a mounted ReadOnly is a read-only mount: test -w says no, statvfs has ST_RDONLY",
   async () => {
     const memory = new MemoryBackend();

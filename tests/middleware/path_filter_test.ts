@@ -183,6 +183,27 @@ Deno.test("glob syntax: *, ?, classes, negated classes, braces, **", () => {
   for (const p of refused) assert.ok(!f.isAllowed(p), p);
 });
 
+Deno.test("wildcards match line breaks in names: no directory name lets a denied path escape", async () => {
+  const f = new PathFilter(new MemoryBackend(), {
+    deny: [".env", "/data/**/key", "*.pem"],
+  });
+  for (const dir of ["a\nb", "\n", "a\rb", "a\u2028b", "a\u2029b"]) {
+    assert.ok(!f.isAllowed(`/${dir}/.env`), JSON.stringify(dir));
+    assert.ok(!f.isAllowed(`/data/${dir}/key`), JSON.stringify(dir));
+    assert.ok(!f.isAllowed(`/${dir}/c.pem`), JSON.stringify(dir));
+  }
+  // A name that only ends in ".env" after a line break is another name.
+  assert.ok(f.isAllowed("/x\n.env"));
+  const { m, f: filter } = await sandbox({ deny: [".env"] });
+  await m.mkdir("/workspace/a\nb");
+  await m.writeFile("/workspace/a\nb/.env", data("TOKEN=3"));
+  await assert.rejects(filter.readFile("/workspace/a\nb/.env"), denied);
+  assert.deepEqual(await names(filter, "/workspace/a\nb"), []);
+  const allowed = new PathFilter(new MemoryBackend(), { allow: ["/w/*/x"] });
+  assert.ok(allowed.isTraversable("/w/a\nb"));
+  assert.ok(allowed.isAllowed("/w/a\nb/x"));
+});
+
 Deno.test("a rule covering a directory covers its subtree; deny wins over allow", () => {
   const f = new PathFilter(new MemoryBackend(), {
     allow: ["/workspace"],
