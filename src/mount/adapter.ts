@@ -557,24 +557,28 @@ export class FuseAdapter implements LowLevelHandlers {
    * the extended attributes of a file open here. The kernel holds the
    * node's inode lock across the removal, so nothing changes them between
    * this read and the removal. Best effort: what cannot be read is left
-   * out, and requests for it answer `ESTALE` as before.
+   * out, and requests for it answer `ESTALE` as before. Returns what to
+   * call once the removal succeeded (a failed one leaves the file named,
+   * and the backend keeps answering for it).
    */
-  async #keepForDescriptors(node: InodeNode | undefined, path: string): Promise<void> {
-    if (!node || node.links.length !== 1) return;
+  async #keepForDescriptors(node: InodeNode | undefined, path: string): Promise<() => void> {
+    const nothing = () => {};
+    if (!node || node.links.length !== 1) return nothing;
     const b = this.#backend;
     if (node.type === "symlink") {
       // A symlink's target never changes: read once, right for good.
-      if (node.linkTarget === undefined && supports(b, "symlinks")) {
-        node.linkTarget = await b.readLink(path).catch(() => undefined);
-      }
-      return;
+      if (node.linkTarget !== undefined || !supports(b, "symlinks")) return nothing;
+      const target = await b.readLink(path).catch(() => undefined);
+      return () => {
+        node.linkTarget = target;
+      };
     }
-    if (!this.#hasXattrs || !supports(b, "xattrs") || !this.#openOf(node)) return;
+    if (!this.#hasXattrs || !supports(b, "xattrs") || !this.#openOf(node)) return nothing;
     let names: string[];
     try {
       names = await b.listXattr(path);
     } catch {
-      return;
+      return nothing;
     }
     const values = new Map<string, Uint8Array>();
     for (const name of names) {
@@ -582,7 +586,9 @@ export class FuseAdapter implements LowLevelHandlers {
       const value = await b.getXattr(path, name).catch(() => undefined);
       if (value !== undefined) values.set(name, value.slice());
     }
-    (node.detached ??= {}).xattrs = new KeptXattrs(values);
+    return () => {
+      (node.detached ??= {}).xattrs = new KeptXattrs(values);
+    };
   }
 
   /** Reply with `node` as a new kernel reference (lookup, mknod, mkdir, symlink, link). */
@@ -1079,8 +1085,9 @@ export class FuseAdapter implements LowLevelHandlers {
       const parent = this.#node(parentId, "unlink");
       const path = this.#childPath(parent, name, "unlink");
       this.#writable("unlink", path);
-      await this.#keepForDescriptors(parent.entries.get(name), path);
+      const kept = await this.#keepForDescriptors(parent.entries.get(name), path);
       await this.#backend.unlink(path);
+      kept();
       this.#table.changed(parent);
       this.#table.unlinkEntry(parent, name);
       req.err(0);
@@ -1125,7 +1132,7 @@ export class FuseAdapter implements LowLevelHandlers {
       }
       const moving = parent.entries.get(name);
       const replaced = newParent.entries.get(newName);
-      if (replaced !== moving) await this.#keepForDescriptors(replaced, to);
+      const kept = replaced === moving ? () => {} : await this.#keepForDescriptors(replaced, to);
       // Only a directory's rename changes the paths of other nodes (the
       // table knows no node below a directory it does not know).
       let settle = (): void => {};
@@ -1138,6 +1145,7 @@ export class FuseAdapter implements LowLevelHandlers {
       }
       try {
         await this.#backend.rename(from, to);
+        kept();
         this.#table.changed(parent);
         this.#table.changed(newParent);
         this.#table.rename(parent, name, newParent, newName);
