@@ -176,6 +176,20 @@ export const mountCommand: Command = {
     if (mountPointText === "") throw new UsageError("mount: missing mount point", "mount");
     const spec = parseBackendSpec(specText, "mount");
     const settings = parseMiddlewareFlags(values, "mount");
+    if (
+      values["writeback-cache"] === true &&
+      (settings.quota?.maxTotalSize !== undefined || settings.quota?.maxFileSize !== undefined)
+    ) {
+      // With the writeback cache a write(2) returns before AnyFS sees it; the
+      // quota's ENOSPC/EFBIG comes at some later flush, where most programs
+      // never look, so bytes they were told were written are dropped.
+      throw new UsageError(
+        "--writeback-cache cannot be combined with --quota-size or --max-file-size: the kernel " +
+          "would accept writes past the limit and drop them later, reporting the error only " +
+          "to a later close or fsync",
+        "mount",
+      );
+    }
     const fsName = values["fs-name"];
     if (fsName !== undefined && (fsName === "" || /[,\\\0]/.test(fsName))) {
       throw new UsageError(

@@ -84,7 +84,8 @@ Mount options:
   --entry-timeout S     Seconds the kernel may cache names (default: from --cache)
   --attr-timeout S      Seconds the kernel may cache attributes (default: from --cache)
   --fs-name NAME        The name 'mount' and 'df' show (default: the backend spec)
-  --writeback-cache     Let the kernel batch small writes (faster; see the mount docs)
+  --writeback-cache     Let the kernel batch small writes (faster; errors come late, so
+                        not with --quota-size or --max-file-size)
   --debug               Print libfuse's trace of every request to stderr
   --stats               Print live counters (ops/s, bytes, errors) to stderr every second
   --nonempty            Mount even over a directory that is not empty (its contents are

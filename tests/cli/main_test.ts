@@ -119,6 +119,18 @@ const BAD: BadCase[] = [
     message: /bad size '10X' for --quota-size/,
   },
   {
+    name: "writeback cache with a size quota",
+    args: (d) => ["mount", d, "mem:", "--quota-size", "1M", "--writeback-cache"],
+    code: 2,
+    message: /--writeback-cache cannot be combined with --quota-size or --max-file-size/,
+  },
+  {
+    name: "writeback cache with a file size limit",
+    args: (d) => ["mount", d, "--max-file-size", "1M", "--writeback-cache"],
+    code: 2,
+    message: /--writeback-cache cannot be combined/,
+  },
+  {
     name: "negative uid",
     args: (d) => ["mount", d, "--uid=-1"],
     code: 2,
