@@ -115,3 +115,14 @@ export function checkContent(data: Uint8Array, firstCell = 0): string | undefine
   }
   return undefined;
 }
+
+/** The writes (`"writer:seq"`) whose cells `data` holds. */
+export function writesIn(data: Uint8Array): Set<string> {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const keys = new Set<string>();
+  for (let at = 0; at + CELL <= data.length; at += CELL) {
+    if (view.getUint32(at) !== MAGIC) continue;
+    keys.add(`${view.getUint32(at + 4)}:${view.getUint32(at + 8)}`);
+  }
+  return keys;
+}

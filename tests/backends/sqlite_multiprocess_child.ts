@@ -7,8 +7,8 @@
 // It checks what it can see as it goes: every failure is an FsError with a
 // code a real file system could give for that operation (EBUSY only after
 // the busy timeout has passed), every file content it reads is whole cells
-// (see _multiprocess_cells.ts), every xattr value it reads is one some
-// process wrote, and an inode number never comes back with another birth
+// (see _multiprocess_cells.ts) and none of its own failed writes, every
+// xattr value it reads is one some process wrote, and an inode number never comes back with another birth
 // time (numbers are never reused). Handles stay open across other
 // operations, also on files other processes unlink meanwhile: a handle op
 // must then still work (ENOENT there means content freed under a holder).
@@ -18,7 +18,7 @@
 // (both carry every inode number it saw with its birth time).
 //
 // Usage: deno run --allow-read=DIR --allow-write=DIR sqlite_multiprocess_child.ts
-//          DB WRITER SEED DURATION_MS [compact] [allow-all] [compact-probe]
+//          DB WRITER SEED DURATION_MS [compact] [allow-all] [compact-probe] [busy=MS]
 // (`compact`: sometimes compact the database; `allow-all`: it runs with -A,
 // so compact must work; `compact-probe`: only compact once and report.)
 
@@ -26,7 +26,7 @@ import { SqliteBackend } from "../../src/backends/sqlite.ts";
 import type { FileHandle } from "../../src/core/backend.ts";
 import { isFsError } from "../../src/core/errors.ts";
 import type { Metadata } from "../../src/core/types.ts";
-import { ANYWHERE, CELL, cells, checkContent } from "./_multiprocess_cells.ts";
+import { ANYWHERE, CELL, cells, checkContent, writesIn } from "./_multiprocess_cells.ts";
 
 const [file, writerArg, seedArg, durationArg, ...flags] = Deno.args;
 const writer = Number(writerArg);
@@ -35,7 +35,10 @@ const durationMs = Number(durationArg);
 const compactAllowed = flags.includes("compact");
 /** Run with --allow-all: only then may compact (VACUUM) work in Deno. */
 const allowAll = flags.includes("allow-all");
-const BUSY_TIMEOUT_MS = 5000;
+/** `busy=N` sets the busy timeout (ms), to provoke EBUSY on purpose. */
+const BUSY_TIMEOUT_MS = Number(
+  flags.find((f) => f.startsWith("busy="))?.slice("busy=".length) ?? 5000,
+);
 
 /** mulberry32: small, seedable, good enough to pick operations. */
 function random(): number {
@@ -116,9 +119,16 @@ function observe(meta: Metadata, where: string): void {
   }
 }
 
+/** Seqs of this process's writes that failed: their bytes must never show up. */
+const failedWrites = new Set<number>();
+
 function checkRead(data: Uint8Array, where: string, position = 0): void {
   const problem = checkContent(data, position / CELL);
   if (problem !== undefined) bad("content", { where, problem, length: data.length });
+  for (const key of writesIn(data)) {
+    const [from, of] = key.split(":").map(Number);
+    if (from === writer && failedWrites.has(of)) bad("bytes of a failed write", { where, key });
+  }
 }
 
 /** An xattr value: writer, seq and a check word. */
@@ -140,6 +150,8 @@ function checkXattr(value: Uint8Array, where: string): void {
   }
 }
 
+/** Operations that write cells of their own (tagged with this process's seq). */
+const WRITES = new Set(["writeFile", "appendFile", "handle.write"]);
 const counts: Record<string, Record<string, number>> = {};
 let busyCount = 0;
 let seq = 0;
@@ -171,6 +183,7 @@ async function run(name: string, where: string, op: () => Promise<void>): Promis
       }
     }
   }
+  if (outcome !== "ok" && WRITES.has(name)) failedWrites.add(seq);
   const byOutcome = counts[name] ??= {};
   byOutcome[outcome] = (byOutcome[outcome] ?? 0) + 1;
 }
@@ -184,7 +197,17 @@ interface Open {
 }
 const handles: Open[] = [];
 
-const backend = SqliteBackend.open(file, { busyTimeoutMs: BUSY_TIMEOUT_MS });
+/** Open, retrying EBUSY: with a tiny busy timeout, opening can lose the race too. */
+function openBackend(): SqliteBackend {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return SqliteBackend.open(file, { busyTimeoutMs: BUSY_TIMEOUT_MS });
+    } catch (e) {
+      if (!isFsError(e) || e.code !== "EBUSY" || attempt >= 1000) throw e;
+    }
+  }
+}
+const backend = openBackend();
 say("ready", { writer });
 
 if (flags.includes("compact-probe")) {
@@ -329,6 +352,7 @@ const summary = () => ({
   ops: seq,
   busy: busyCount,
   counts,
+  failedWrites: [...failedWrites],
   births: [...births],
 });
 

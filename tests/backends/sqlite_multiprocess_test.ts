@@ -19,7 +19,8 @@
  *   in one form (inline or chunks, never past the size), no xattr, chunk or
  *   holder row outlives its inode, and an inode without a name exists only
  *   while a holder row keeps it; the next inode number is above every
- *   number any process ever saw; every file reads back as whole cells.
+ *   number any process ever saw; every file reads back as whole cells,
+ *   none written by an operation that failed (EBUSY included).
  *
  * A second test SIGKILLs one process mid-run while another keeps going and
  * a third opens the database afterwards; the killed process's holder rows
@@ -37,7 +38,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { SqliteBackend } from "../../src/backends/sqlite.ts";
-import { checkContent } from "./_multiprocess_cells.ts";
+import { checkContent, writesIn } from "./_multiprocess_cells.ts";
 
 const CHILD = new URL("./sqlite_multiprocess_child.ts", import.meta.url);
 
@@ -46,6 +47,7 @@ interface ChildReport {
   ops: number;
   busy: number;
   counts: Record<string, Record<string, number>>;
+  failedWrites: number[];
   births: [number, number][];
 }
 
@@ -271,8 +273,20 @@ function checkTables(
   }
 }
 
-/** Open the database with a backend (alone: orphans go), read every file back as whole cells. */
-async function checkThroughBackend(file: string): Promise<number> {
+/** The writes (`"writer:seq"`) that failed in any child: their bytes must be nowhere. */
+function failedWrites(reports: (ChildReport | undefined)[]): Set<string> {
+  const keys = new Set<string>();
+  for (const report of reports) {
+    for (const seq of report?.failedWrites ?? []) keys.add(`${report!.writer}:${seq}`);
+  }
+  return keys;
+}
+
+/**
+ * Open the database with a backend (alone: orphans go), read every file
+ * back as whole cells, none of them from a write that failed.
+ */
+async function checkThroughBackend(file: string, failed: Set<string>): Promise<number> {
   using backend = SqliteBackend.open(file);
   assert.deepEqual(backend.integrityCheck(), ["ok"]);
   let files = 0;
@@ -281,8 +295,12 @@ async function checkThroughBackend(file: string): Promise<number> {
       const path = `${dir === "/" ? "" : dir}/${entry.name}`;
       if (entry.type === "dir") await walk(path);
       else if (entry.type === "file") {
-        const problem = checkContent(await backend.readFile(path));
+        const data = await backend.readFile(path);
+        const problem = checkContent(data);
         assert.equal(problem, undefined, `${path}: ${problem}`);
+        for (const key of writesIn(data)) {
+          assert.ok(!failed.has(key), `${path} holds bytes of write ${key}, which failed`);
+        }
         files++;
       }
     }
@@ -319,8 +337,17 @@ async function withDir<T>(body: (dir: string) => Promise<T>): Promise<T> {
   }
 }
 
-/** One round: `processes` children for `durationMs` on a new database, then every check. */
-async function concurrentRound(seed: number, processes: number, durationMs: number) {
+/**
+ * One round: `processes` children for `durationMs` on a new database, then
+ * every check. With `busyMs`, the children use that busy timeout instead of
+ * the default 5 s, so that operations fail with EBUSY often.
+ */
+async function concurrentRound(
+  seed: number,
+  processes: number,
+  durationMs: number,
+  busyMs?: number,
+) {
   return await withDir(async (dir) => {
     const file = `${dir}/shared.anyfs`;
     // Create it first, so no child races another through the first migration.
@@ -332,6 +359,7 @@ async function concurrentRound(seed: number, processes: number, durationMs: numb
         spawn(file, dir, i + 1, seed * 16 + i, durationMs, [
           "compact",
           ...(i === 0 ? ["allow-all"] : []),
+          ...(busyMs === undefined ? [] : [`busy=${busyMs}`]),
         ]),
     );
     const results = await Promise.all(children.map((c) => c.done));
@@ -342,9 +370,17 @@ async function concurrentRound(seed: number, processes: number, durationMs: numb
     assert.deepEqual(bad, [], `seed ${seed}: violations:\n${bad.join("\n")}`);
     const reports = results.map((r) => r.last);
     const births = mergeBirths(reports);
-    const tables = checkTables(file, births, false);
-    assert.equal(tables.holders, 0, "every child closed cleanly: no holder rows are left");
-    const files = await checkThroughBackend(file);
+    if (busyMs === undefined) {
+      const tables = checkTables(file, births, false);
+      assert.equal(tables.holders, 0, "every child closed cleanly: no holder rows are left");
+    } else {
+      // A close that found the database busy keeps its holder rows (and the
+      // orphans they hold) until a backend opens it alone: documented.
+      checkTables(file, births, true);
+    }
+    const files = await checkThroughBackend(file, failedWrites(reports));
+    const after = checkTables(file, births, false);
+    assert.equal(after.holders, 0, "a lone open leaves no holder rows");
     return { ...total(reports), inodesSeen: births.size, files, reports };
   });
 }
@@ -379,7 +415,7 @@ async function killRound(seed: number, durationMs: number) {
     const births = mergeBirths(reports);
     // The killed process's holder rows stay until a backend opens alone.
     const before = checkTables(file, births, true);
-    const files = await checkThroughBackend(file);
+    const files = await checkThroughBackend(file, failedWrites(reports));
     const after = checkTables(file, births, false);
     assert.equal(after.holders, 0, "opening alone cleared the killed process's holder rows");
     assert.equal(after.orphans, 0, "opening alone removed what only the killed process held");
@@ -397,14 +433,15 @@ const firstSeed = replaySeed !== undefined
   ? Math.floor(Math.random() * 1e6)
   : 4242;
 
-Deno.test("SqliteBackend: three processes colliding on one file keep it sound, with only real errno", async () => {
+/** Concurrent rounds with new seeds until `seconds` are used up (at least one). */
+async function concurrentRounds(seconds: number, busyMs?: number): Promise<void> {
   const soakProcesses = Number(Deno.env.get("ANYFS_SQLITE_SOAK_PROCESSES") ?? 3);
-  const deadline = performance.now() + soakSeconds * 1000;
+  const deadline = performance.now() + seconds * 1000;
   let seed = firstSeed;
   let rounds = 0;
   const sum = { ops: 0, failed: 0, busy: 0, inodesSeen: 0, files: 0 };
   do {
-    const r = await concurrentRound(seed, soakSeconds > 0 ? soakProcesses : 3, roundMs);
+    const r = await concurrentRound(seed, soakSeconds > 0 ? soakProcesses : 3, roundMs, busyMs);
     for (const key of Object.keys(sum) as (keyof typeof sum)[]) sum[key] += r[key];
     // The test exercised what it claims: handles across unlinks, renames that worked, collisions.
     const merged: Record<string, Record<string, number>> = {};
@@ -415,6 +452,7 @@ Deno.test("SqliteBackend: three processes colliding on one file keep it sound, w
         }
       }
     }
+    if (busyMs !== undefined) assert.ok(r.busy > 0, `seed ${seed}: no operation ran into EBUSY`);
     for (const op of ["rename", "link", "unlink", "rmdir", "handle.write", "copyFile"]) {
       assert.ok((merged[op]?.ok ?? 0) > 0, `seed ${seed}: no ${op} succeeded`);
     }
@@ -429,12 +467,23 @@ Deno.test("SqliteBackend: three processes colliding on one file keep it sound, w
   } while (performance.now() < deadline && replaySeed === undefined);
   console.log(
     `  ${rounds} round(s) from seed ${firstSeed}: ${sum.ops} operations, ${sum.failed} failed with an allowed code, ` +
-      `${sum.busy} EBUSY after the timeout, ${sum.inodesSeen} inode numbers seen, ${sum.files} files checked`,
+      `${sum.busy} EBUSY after the ${
+        busyMs ?? 5000
+      } ms timeout, ${sum.inodesSeen} inode numbers seen, ` +
+      `${sum.files} files checked`,
   );
+}
+
+Deno.test("SqliteBackend: three processes colliding on one file keep it sound, with only real errno", async () => {
+  await concurrentRounds(soakSeconds / 2);
+});
+
+Deno.test("SqliteBackend: with a 1 ms busy timeout, colliding processes get EBUSY and never a broken file", async () => {
+  await concurrentRounds(soakSeconds / 4, 1);
 });
 
 Deno.test("SqliteBackend: a process SIGKILLed mid-run leaves the others and the next opener a sound database", async () => {
-  const deadline = performance.now() + (soakSeconds * 1000) / 2;
+  const deadline = performance.now() + (soakSeconds * 1000) / 4;
   let seed = firstSeed;
   let rounds = 0;
   const sum = { ops: 0, failed: 0, busy: 0, staleOrphans: 0, staleHolders: 0, files: 0 };
