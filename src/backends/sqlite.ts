@@ -83,7 +83,12 @@ export interface SqliteBackendOptions {
    *   slower for many small writes.
    */
   durability?: "sync" | "always";
-  /** Open read-only: every change fails with `EROFS`. The file must exist. */
+  /**
+   * Open read-only: every change fails with `EROFS`. The file must exist.
+   * Its handles cannot register themselves in the database, so they do not
+   * keep a file alive: when another process removes a file one has open,
+   * its next read or stat fails with `ENOENT` (never returns other bytes).
+   */
   readOnly?: boolean;
   /** Create the database file when it is missing (default `true`). */
   create?: boolean;

@@ -18,7 +18,7 @@
 // (both carry every inode number it saw with its birth time).
 //
 // Usage: deno run --allow-read=DIR --allow-write=DIR sqlite_multiprocess_child.ts
-//          DB WRITER SEED DURATION_MS [compact] [allow-all] [compact-probe] [busy=MS]
+//          DB WRITER SEED DURATION_MS [compact] [allow-all] [compact-probe] [busy=MS] [readonly]
 // (`compact`: sometimes compact the database; `allow-all`: it runs with -A,
 // so compact must work; `compact-probe`: only compact once and report.)
 
@@ -35,6 +35,8 @@ const durationMs = Number(durationArg);
 const compactAllowed = flags.includes("compact");
 /** Run with --allow-all: only then may compact (VACUUM) work in Deno. */
 const allowAll = flags.includes("allow-all");
+/** A read-only backend (run with --allow-read only): it only reads, beside writers. */
+const readOnly = flags.includes("readonly");
 /** `busy=N` sets the busy timeout (ms), to provoke EBUSY on purpose. */
 const BUSY_TIMEOUT_MS = Number(
   flags.find((f) => f.startsWith("busy="))?.slice("busy=".length) ?? 5000,
@@ -101,6 +103,12 @@ const ALLOWED: Record<string, readonly string[]> = {
   // Deno refuses VACUUM's attached database without --allow-all.
   compact: allowAll ? [] : ["EACCES"],
 };
+if (readOnly) {
+  // A read-only backend cannot register its handles, so another process
+  // may free a file it has open (documented on SqliteBackendOptions.readOnly).
+  ALLOWED["handle.read"] = ["EISDIR", "ENOENT"];
+  ALLOWED["handle.stat"] = ["ENOENT"];
+}
 
 const say = (word: string, value: unknown) => console.log(`${word} ${JSON.stringify(value)}`);
 const bad = (what: string, details: Record<string, unknown> = {}) =>
@@ -201,7 +209,7 @@ const handles: Open[] = [];
 function openBackend(): SqliteBackend {
   for (let attempt = 0;; attempt++) {
     try {
-      return SqliteBackend.open(file, { busyTimeoutMs: BUSY_TIMEOUT_MS });
+      return SqliteBackend.open(file, { busyTimeoutMs: BUSY_TIMEOUT_MS, readOnly });
     } catch (e) {
       if (!isFsError(e) || e.code !== "EBUSY" || attempt >= 1000) throw e;
     }
@@ -253,7 +261,8 @@ async function handleOp(h: Open): Promise<void> {
 }
 
 async function step(): Promise<void> {
-  const r = int(1000);
+  // A reader picks among the reads, opens and handle operations only.
+  const r = readOnly ? pick([615 + int(175), 790 + int(180)]) : int(1000);
   const p = path();
   if (r < 110) {
     const count = cellCount();
@@ -320,7 +329,7 @@ async function step(): Promise<void> {
       { read: true, append: true, create: true },
       { read: true, write: true, create: true, truncate: true },
       { read: true, write: true, createNew: true },
-    ][kind];
+    ][readOnly ? 0 : kind];
     await run("open", p, async () => {
       const handle = await backend.open(p, options);
       handles.push({

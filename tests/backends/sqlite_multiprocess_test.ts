@@ -80,6 +80,8 @@ function spawn(
 ): Child {
   const permissions = flags.includes("allow-all")
     ? ["--allow-all"]
+    : flags.includes("readonly")
+    ? [`--allow-read=${dir}`]
     : [`--allow-read=${dir}`, `--allow-write=${dir}`];
   const process = new Deno.Command(Deno.execPath(), {
     args: [
@@ -362,6 +364,11 @@ async function concurrentRound(
           ...(busyMs === undefined ? [] : [`busy=${busyMs}`]),
         ]),
     );
+    // And a read-only backend reading beside them.
+    children.push(spawn(file, dir, processes + 1, seed * 16 + processes, durationMs, [
+      "readonly",
+      ...(busyMs === undefined ? [] : [`busy=${busyMs}`]),
+    ]));
     const results = await Promise.all(children.map((c) => c.done));
     for (const [i, r] of results.entries()) {
       assert.ok(r.ended, `seed ${seed}: child ${i + 1} did not finish:\n${r.stderr}`);
