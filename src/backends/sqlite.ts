@@ -453,7 +453,10 @@ function newSessionId(): number {
  * handles that are open on it — in any process that uses this class — and
  * its space is reclaimed when the last one closes; after a crash, such
  * leftovers are removed by the next backend that opens the database while
- * no other process has it open.
+ * no other process has it open. So that reopening a file writes nothing, a
+ * backend keeps its claim on files it had open (up to 1,024 of them) until
+ * it closes: a file another process removes after this one closed it is
+ * freed when this backend closes, not at once.
  *
  * Reads never write: access times change only through `utime` (as with the
  * `noatime` mount option), so reading stays cheap and works on a read-only

@@ -525,3 +525,19 @@ Deno.test("SqliteBackend.compact without --allow-all fails with EACCES naming th
     assert.ok((await Deno.stat(file)).size < size, "with --allow-all it gave the space back");
   });
 });
+
+Deno.test("SqliteBackend: a file another connection removes after this one had it open is freed by this one's close at the latest", async () => {
+  await withDir(async (dir) => {
+    const file = `${dir}/shared.anyfs`;
+    using reader = SqliteBackend.open(file);
+    using remover = SqliteBackend.open(file);
+    await reader.writeFile("/big", new Uint8Array(300_000));
+    const handle = await reader.open("/big", { read: true });
+    assert.equal((await handle.read(0, 4)).length, 4);
+    await handle.close();
+    await remover.unlink("/big");
+    reader.close();
+    const { usedInodes } = await remover.statfs();
+    assert.equal(usedInodes, 1, "only the root is left");
+  });
+});
