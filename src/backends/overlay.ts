@@ -52,6 +52,7 @@ import {
   type StatFs,
 } from "../core/types.ts";
 import { copyAttributes, copyContent, removeTree } from "./overlay_copy_up.ts";
+import { indexLowerLinks } from "./overlay_links.ts";
 import {
   isPrivateXattr,
   isWhiteout,
@@ -145,6 +146,7 @@ function isId(value: unknown): boolean {
  * | rename a lower file | copy-up, then rename in the upper layer, whiteout at the old name |
  * | rename a directory with lower content | its whole lower subtree is copied up first (cost: every byte below it, like `cp -a`), then it moves; overlayfs without `redirect_dir` returns `EXDEV` instead, so `mv` would do the same copy |
  * | hard-link a lower file | it is copied up once; both names are one upper inode and `nlink` counts both |
+ * | change a lower file that has several hard links in the lower layer | copy-up brings every other name that still shows it along, as hard links of the copy (overlayfs `index=on`): the names stay one file, with one inode number |
  *
  * **Upper format.** Whiteouts are character devices 0/0, opaque
  * directories carry `trusted.overlay.opaque=y` — the format of Linux
@@ -163,8 +165,9 @@ function isId(value: unknown): boolean {
  * `2 × ino` for upper inodes and `2 × ino + 1` for lower ones. A copied-up
  * entry keeps the number it had (stored in `trusted.overlay.anyfs.ino`,
  * so also after reopening when the upper has xattrs; otherwise until this
- * overlay object goes) — except a lower file with several hard links,
- * whose copy gets its own number.
+ * overlay object goes) — a lower file with several hard links too, whose
+ * names all come up together. Only where they cannot (an upper without
+ * hard links) does its copy get a number of its own.
  *
  * **Capabilities** are what can be honoured: those of the upper layer
  * (symlinks, hard links, permissions, ownership, times, sync, statfs,
@@ -181,9 +184,20 @@ function isId(value: unknown): boolean {
  *
  * **Limits, honestly.** The lower layer must not change while the overlay
  * uses it, and one overlay at a time should use an upper layer (the work
- * directory is emptied on first use). A lower file that already has
- * several hard links in the lower layer is copied up alone: its other
- * lower names keep the old bytes (as overlayfs without `index=on`). Three
+ * directory is emptied on first use). To find the other names of a lower
+ * file with several hard links, the first copy-up of such a file walks the
+ * whole lower tree once (a listing per directory, an `lstat` per file) and
+ * keeps the names of multi-link files in memory. When the upper layer has
+ * no `hardlinks` capability, or under a {@linkcode DualBackend} policy that
+ * lets lower names show again, such a file is copied up alone: its other
+ * lower names keep the old bytes (as overlayfs without `index=on`) — and a
+ * mount may then send writes meant for one name to the other while the
+ * kernel still holds them as one inode. A crash while a multi-link file
+ * comes up may leave some of its names on the copy and the others on the
+ * lower file, and the copy then holds only what the interrupted change
+ * kept of the bytes (none for a whole-file write); the first change
+ * through one of the names still on the lower file makes it a link of the
+ * copy again. Three
  * multi-step operations are not atomic against a crash — removing a merged
  * directory, making a directory over a deleted entry and renaming an entry
  * away from a lower name each leave a moment in which the old lower entry
@@ -256,6 +270,8 @@ export class Overlay extends Layerable
    * listing counted then may be stale, so it is not cached.
    */
   #dirEpoch = 0;
+  /** The lower layer's multi-link names by lower inode; built on the first copy-up that needs it. */
+  #lowerLinks?: Promise<Map<number, string[]>>;
   /** Handles reading lower files, by path, to move on copy-up. */
   #readers = new Map<string, Set<OverlayFileHandle>>();
   #host: OverlayHandleHost;
@@ -625,55 +641,186 @@ export class Overlay extends Layerable
   }
 
   /**
+   * The other names of the lower non-directory `meta` at `path` (a hard
+   * link in the lower layer): in `lower`, those the overlay still shows as
+   * it, which its copy-up must bring along; in `copy`, one that already
+   * shows an upper copy of it (left so by a crash during an earlier
+   * copy-up), which the copy-up must join instead of making a second
+   * file with the same number. `undefined` when the names cannot come
+   * along: the upper layer has no hard links, or the policy lets a lower
+   * name show again after its upper name is removed (which would then
+   * show the copy's number on another file).
+   */
+  async #aliases(
+    path: string,
+    meta: Metadata,
+  ): Promise<{ lower: string[]; copy?: string } | undefined> {
+    if (!this.hidesDeletedLower || !supports(this.upper, "hardlinks")) return undefined;
+    if (this.#lowerLinks === undefined) {
+      const building = indexLowerLinks(this.lower);
+      this.#lowerLinks = building;
+      // A failed walk is tried again by the next copy-up, not remembered.
+      building.catch(() => {
+        if (this.#lowerLinks === building) this.#lowerLinks = undefined;
+      });
+    }
+    const names: string[] = [];
+    let copy: string | undefined;
+    for (const name of (await this.#lowerLinks).get(meta.ino) ?? []) {
+      if (name === path) continue;
+      // Only a name that still shows this lower inode: not one whited
+      // out, replaced in the upper layer, or under a directory that hides
+      // the lower layer (opaque, whited out, replaced, renamed away).
+      const v = (await this.#find(name)).visible;
+      if (v?.layer === "lower" && v.meta.ino === meta.ino) names.push(name);
+      else if (
+        v?.layer === "upper" && v.meta.type === meta.type && copy === undefined &&
+        await this.#upperIno(v.meta.ino, name) === this.#lowerIno(meta.ino)
+      ) {
+        copy = name;
+      }
+    }
+    return { lower: names, copy };
+  }
+
+  /**
+   * Give the upper file `tmp` the other lower names `names` as hard links,
+   * making their missing parent directories first, and keeping each
+   * parent's times (bringing up a name is not a change of the directory).
+   * Returns the names linked; on a failure the ones already linked are
+   * removed again, so that they show the lower file as before.
+   */
+  async #linkNames(tmp: string, names: string[]): Promise<string[]> {
+    const upper = this.upper as Backend & FsHardlinks;
+    const linked: string[] = [];
+    try {
+      for (const name of names) {
+        const parent = parentPath(name);
+        await this.#ensureUpperDir(parent);
+        const before = this.#upperTimes ? await upper.lstat(parent) : undefined;
+        await upper.link(tmp, name);
+        linked.push(name);
+        if (before) await this.#restoreTimes(parent, before);
+      }
+    } catch (e) {
+      await this.#unlinkNames(linked);
+      throw e;
+    }
+    return linked;
+  }
+
+  async #unlinkNames(names: string[]): Promise<void> {
+    for (const name of names) {
+      try {
+        await this.upper.unlink(name);
+      } catch {
+        // It keeps showing the copy; the failure that got us here matters more.
+      }
+    }
+  }
+
+  /**
    * Copy the lower entry `meta` at `path` to the same path in the upper
    * layer, whose parent must exist there: with the first `dataLimit` bytes
    * of a file, its mode, owner, xattrs and times, and its inode number.
+   *
+   * A non-directory with several lower names comes up with every other
+   * name the overlay still shows as it, all hard links of the one copy
+   * (overlayfs `index=on`): they are one file before the copy-up, so they
+   * stay one file after it, and the copy keeps the lower number. The
+   * other names are linked before the copy is renamed into `path`, so a
+   * crash in between leaves names that show the finished copy, never a
+   * half-copied one; and a later copy-up of a name still on the lower file
+   * joins that copy (one more link) instead of making a second file with
+   * the same number.
    */
   async #copyUpNode(path: string, meta: Metadata, dataLimit: number): Promise<Metadata> {
     const upper = this.upper;
-    const op = "copyup";
-    // A lower file with other hard links cannot keep its number: another
-    // lower name still shows the lower inode under it.
-    const origin = meta.type === "dir" || meta.nlink <= 1 ? this.#lowerIno(meta.ino) : undefined;
+    const aliases = meta.type !== "dir" && meta.nlink > 1
+      ? await this.#aliases(path, meta)
+      : { lower: [] };
+    // Without its other names (no hard links in the upper layer), a copy
+    // cannot keep the number: another lower name still shows the lower
+    // inode under it.
+    const origin = aliases !== undefined ? this.#lowerIno(meta.ino) : undefined;
+    const others = aliases?.lower ?? [];
+    const existing = aliases?.copy;
     const tmp = await this.#tempPath();
+    let made: number | undefined;
+    let linked: string[] = [];
     try {
-      switch (meta.type) {
-        case "file":
-          await copyContent(this.lower, path, Math.min(meta.size, dataLimit), upper, tmp, {
-            mode: meta.mode & 0o7777,
-          });
-          break;
-        case "dir":
-          await upper.mkdir(tmp, { mode: meta.mode & 0o7777 });
-          break;
-        case "symlink": {
-          const target = await (this.lower as Backend & FsSymlinks).readLink(path);
-          await this.#upperWith("symlinks", op, path).symlink(target, tmp);
-          break;
-        }
-        default:
-          await this.#upperWith("special", op, path).mknod(tmp, meta.mode, meta.rdev);
+      if (existing !== undefined) {
+        // The file already has its copy: this name becomes one more link.
+        await (upper as Backend & FsHardlinks).link(existing, tmp);
+      } else {
+        await this.#fillCopy(path, meta, dataLimit, tmp, origin);
+        made = (await upper.lstat(tmp)).ino;
       }
-      await copyAttributes(this.lower, path, meta, upper, tmp);
-      if (origin !== undefined && this.#upperXattrs) {
-        await (upper as Backend & FsXattrs).setXattr(
-          tmp,
-          ORIGIN_XATTR,
-          encoder.encode(String(origin)),
-        );
+      if (others.length > 0) {
+        // Known before the names appear, so a concurrent lookup of one of
+        // them already reports the lower number (the origin attribute
+        // says so too, but not on an upper without xattrs).
+        this.#origins.set((await upper.lstat(tmp)).ino, origin!);
+        linked = await this.#linkNames(tmp, others);
       }
-      if (this.#upperTimes) {
+      // Last: linking may touch the times of the file.
+      if (this.#upperTimes && existing === undefined) {
         await (upper as Backend & FsTimes).utime(tmp, meta.atimeMs, meta.mtimeMs);
       }
       await this.#publish(tmp, path);
     } catch (e) {
+      await this.#unlinkNames(linked);
       await this.#discard(tmp);
+      if (made !== undefined) this.#origins.delete(made);
       throw e;
     }
     const placed = await upper.lstat(path);
     this.#origins.set(placed.ino, origin ?? placed.ino * 2);
-    if (meta.type === "file") await this.#moveReaders(path, placed);
+    if (meta.type === "file") {
+      for (const name of [path, ...linked]) await this.#moveReaders(name, placed);
+    }
     return placed;
+  }
+
+  /**
+   * Make `tmp` in the upper layer a copy of the lower entry `meta` at
+   * `path`: its type, the first `dataLimit` bytes of a file, owner, mode,
+   * xattrs and, when it keeps one, the reported number `origin`.
+   */
+  async #fillCopy(
+    path: string,
+    meta: Metadata,
+    dataLimit: number,
+    tmp: string,
+    origin: number | undefined,
+  ): Promise<void> {
+    const upper = this.upper;
+    const op = "copyup";
+    switch (meta.type) {
+      case "file":
+        await copyContent(this.lower, path, Math.min(meta.size, dataLimit), upper, tmp, {
+          mode: meta.mode & 0o7777,
+        });
+        break;
+      case "dir":
+        await upper.mkdir(tmp, { mode: meta.mode & 0o7777 });
+        break;
+      case "symlink": {
+        const target = await (this.lower as Backend & FsSymlinks).readLink(path);
+        await this.#upperWith("symlinks", op, path).symlink(target, tmp);
+        break;
+      }
+      default:
+        await this.#upperWith("special", op, path).mknod(tmp, meta.mode, meta.rdev);
+    }
+    await copyAttributes(this.lower, path, meta, upper, tmp);
+    if (origin !== undefined && this.#upperXattrs) {
+      await (upper as Backend & FsXattrs).setXattr(
+        tmp,
+        ORIGIN_XATTR,
+        encoder.encode(String(origin)),
+      );
+    }
   }
 
   /** Copy up the lower entry at `path`, and first every directory above it. */
@@ -760,7 +907,9 @@ export class Overlay extends Layerable
     for (const e of await this.lower.readDir(path)) {
       if ((path === "/" && e.name === WORK_DIR_NAME) || whiteouts.has(e.name)) continue;
       const child = childPath(path, e.name);
-      if (upperNames.has(e.name)) {
+      // A name may have come up since the listing above: a hard link of a
+      // file copied up a moment ago, or a parent directory of one.
+      if (upperNames.has(e.name) || (await this.#upperState(child)).kind !== "missing") {
         if (e.type === "dir") await this.#copyUpChildren(child);
         continue;
       }

@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { MemoryBackend } from "../../src/backends/memory.ts";
 import { Overlay } from "../../src/backends/overlay.ts";
+import { SqliteBackend } from "../../src/backends/sqlite.ts";
 import type { Backend } from "../../src/core/backend.ts";
 import { DENO_FS_CAPABILITIES, hostDirSubject } from "../../src/testing/host_subject.ts";
 import { caseId, runConformance } from "../../src/testing/runner.ts";
@@ -119,3 +120,34 @@ fuseTest(
     assert.deepEqual(await dump(lower), before);
   },
 );
+
+// Found by a hostile-shell review: before copy-up both names report the
+// lower inode's number, so the kernel keeps one inode for them; if the
+// copy-up of one name left the other on the lower bytes, the kernel's
+// writes through one name and truncates through the other hit different
+// files and `f` lost its data. Both names must come up as one upper inode.
+for (const kind of ["Memory", "Sqlite"] as const) {
+  fuseTest(`a mounted Overlay keeps lower hard links one file (${kind} upper)`, async () => {
+    const lower = new MemoryBackend();
+    await lower.writeFile("/f", enc.encode("hello\n"));
+    await lower.link("/f", "/hl");
+    const before = await dump(lower);
+    for (const cache of ["auto", "always", "never"] as const) {
+      const upper = kind === "Memory" ? new MemoryBackend() : SqliteBackend.memory();
+      try {
+        await withMount(new Overlay(lower, upper), { cache }, async (mnt) => {
+          await inDir(mnt, "ls -li >/dev/null; echo more >> f; truncate -s 0 hl");
+          assert.equal(await inDir(mnt, "wc -c < f; wc -c < hl"), "0\n0\n", cache);
+          await inDir(mnt, "echo again >> hl");
+          assert.equal(await inDir(mnt, "cat f"), "again\n", cache);
+          const [f, hl] = (await inDir(mnt, "stat -c '%i %h' f hl")).trim().split("\n");
+          assert.equal(f, hl, cache);
+          assert.match(f, / 2$/, cache);
+        });
+      } finally {
+        if (upper instanceof SqliteBackend) upper.close();
+      }
+    }
+    assert.deepEqual(await dump(lower), before);
+  });
+}

@@ -6,6 +6,7 @@
 // layers can honour.
 import assert from "node:assert/strict";
 import { MemoryBackend } from "../../src/backends/memory.ts";
+import { DualBackend } from "../../src/backends/dual.ts";
 import { Overlay } from "../../src/backends/overlay.ts";
 import { WORK_DIR } from "../../src/backends/overlay_format.ts";
 import { SqliteBackend } from "../../src/backends/sqlite.ts";
@@ -165,7 +166,9 @@ for (const [lowerKind, upperKind] of PAIRS) {
       assert.equal(await fs.exists("/etc/conf"), false);
       assert.equal(await fs.exists("/link"), false);
       assert.deepEqual(await names(overlay, "/data"), []);
-      assert.equal((await fs.lstat("/hard1")).nlink, 2);
+      // hard2, the other lower name, came up with hard1.
+      assert.equal((await fs.lstat("/hard1")).nlink, 3);
+      assert.equal((await fs.lstat("/hard2")).ino, (await fs.lstat("/hard3")).ino);
       // …and the lower layer is exactly what it was.
       assert.deepEqual(await dump(lower), before);
     } finally {
@@ -341,6 +344,210 @@ Deno.test("Overlay: hard links to a lower file copy it up once and stay one file
   assert.equal(dec.decode(await lower.readFile("/f")), "one");
 });
 
+// Lower hard links stay one file (overlayfs index=on): before copy-up the
+// names are one inode, and a mount's kernel holds them as one, so copying
+// one name up alone would split that inode's writes between two files.
+
+/** A lower file `/a/f` with hard links in its directory, below another and at the root. */
+async function linkedLower(kind: Kind): Promise<Closable> {
+  const lower = layer(kind);
+  const b = lower as MemoryBackend;
+  await b.mkdir("/a");
+  await b.mkdir("/b");
+  await b.mkdir("/b/c", { mode: 0o750 });
+  await b.writeFile("/a/f", enc.encode("hello\n"), { mode: 0o640 });
+  for (const name of ["/a/g", "/b/c/h", "/x", "/a/w", "/r"]) await b.link("/a/f", name);
+  await b.utime("/b/c", T2001, T2001);
+  await b.writeFile("/a/single", enc.encode("single"));
+  return lower;
+}
+
+for (const [lowerKind, upperKind] of PAIRS) {
+  const pair = `Overlay(${lowerKind}, ${upperKind})`;
+
+  Deno.test(`${pair}: a write through one lower hard link shows through every other name`, async () => {
+    const lower = await linkedLower(lowerKind);
+    const upper = layer(upperKind);
+    try {
+      const before = await dump(lower);
+      const overlay = new Overlay(lower, upper);
+      const fs = new FileStorage(overlay);
+      const ino = (await overlay.lstat("/a/f")).ino;
+      await fs.remove("/a/w"); // whited out: must not come back
+      await fs.remove("/r");
+      await fs.writeTextFile("/r", "mine"); // replaced in the upper: must stay as it is
+      const replaced = await overlay.lstat("/r");
+
+      await fs.writeTextFile("/a/f", "more\n", { append: true });
+      const shown = ["/a/f", "/a/g", "/b/c/h", "/x"];
+      for (const name of shown) {
+        assert.equal(await fs.readTextFile(name), "hello\nmore\n", name);
+        const meta = await overlay.lstat(name);
+        assert.equal(meta.ino, ino, `${name} keeps the lower number`);
+        assert.equal(meta.nlink, shown.length, `${name}: nlink counts the names shown`);
+        assert.equal(meta.mode & 0o777, 0o640, name);
+      }
+      await rejects(overlay.lstat("/a/w"), "ENOENT");
+      assert.equal(await fs.readTextFile("/r"), "mine");
+      const now = await overlay.lstat("/r");
+      assert.deepEqual([now.ino, now.nlink, now.size], [replaced.ino, 1, 4]);
+      // The parents of the other names came up with their metadata.
+      assert.equal((await upper.lstat("/b/c/h")).type, "file");
+      const dir = await overlay.lstat("/b/c");
+      assert.equal(dir.mtimeMs, T2001);
+      assert.equal(dir.mode & 0o777, 0o750);
+
+      // Every later change through any name is seen through all of them.
+      await fs.truncate("/x", 2);
+      assert.equal(await fs.readTextFile("/b/c/h"), "he");
+      await fs.chmod("/a/g", 0o600);
+      assert.equal((await overlay.lstat("/a/f")).mode & 0o777, 0o600);
+      await fs.remove("/a/f");
+      assert.equal((await overlay.lstat("/x")).nlink, 3);
+      assert.equal(await fs.readTextFile("/x"), "he");
+      await rejects(overlay.lstat("/a/f"), "ENOENT");
+      // The single-link file next to them was not touched.
+      await rejects(upper.lstat("/a/single"), "ENOENT");
+      assert.deepEqual(await dump(lower), before, "the lower layer is what it was");
+    } finally {
+      lower.close?.();
+      upper.close?.();
+    }
+  });
+}
+
+Deno.test("Overlay: a truncate through one hard link keeps a part for all, and readers of every name follow", async () => {
+  const lower = new MemoryBackend();
+  await lower.writeFile("/f", BIG);
+  await lower.link("/f", "/g");
+  const overlay = new Overlay(lower, new MemoryBackend());
+  const ino = (await overlay.lstat("/g")).ino;
+  const onG = await overlay.open("/g", { read: true });
+  const onF = await overlay.open("/f", { read: true });
+  await overlay.truncate("/f", 5);
+  assert.deepEqual(await overlay.readFile("/g"), BIG.subarray(0, 5));
+  for (const handle of [onG, onF]) {
+    assert.deepEqual(await handle.read(0, 100), BIG.subarray(0, 5));
+    const meta = await handle.stat();
+    assert.equal(meta.ino, ino);
+    assert.equal(meta.nlink, 2);
+    await handle.close();
+  }
+  assert.deepEqual(await lower.readFile("/g"), BIG);
+});
+
+Deno.test("Overlay: renaming a directory brings lower hard links inside and outside it up as one file", async () => {
+  const lower = new MemoryBackend();
+  await lower.mkdir("/d");
+  await lower.mkdir("/d/sub");
+  await lower.mkdir("/e");
+  await lower.writeFile("/d/f", enc.encode("one"));
+  await lower.link("/d/f", "/d/sub/g");
+  await lower.link("/d/f", "/d/z"); // listed after f: already up when the tree copy reaches it
+  await lower.link("/d/f", "/e/h");
+  const overlay = new Overlay(lower, new MemoryBackend());
+  const fs = new FileStorage(overlay);
+  const ino = (await overlay.lstat("/e/h")).ino;
+  await fs.rename("/d", "/d2");
+  await fs.writeTextFile("/e/h", "two");
+  for (const name of ["/d2/f", "/d2/sub/g", "/d2/z", "/e/h"]) {
+    assert.equal(await fs.readTextFile(name), "two", name);
+    assert.equal((await overlay.lstat(name)).ino, ino, name);
+    assert.equal((await overlay.lstat(name)).nlink, 4, name);
+  }
+  await rejects(overlay.lstat("/d"), "ENOENT");
+  assert.equal(dec.decode(await lower.readFile("/d/f")), "one");
+});
+
+Deno.test("Overlay: link() of a lower file with several names links them all", async () => {
+  const lower = new MemoryBackend();
+  await lower.writeFile("/p", enc.encode("p"));
+  await lower.link("/p", "/q");
+  const overlay = new Overlay(lower, new MemoryBackend());
+  const fs = new FileStorage(overlay);
+  const ino = (await overlay.lstat("/p")).ino;
+  await fs.link("/q", "/n");
+  const all = await Promise.all(["/p", "/q", "/n"].map((p) => overlay.lstat(p)));
+  assert.deepEqual(all.map((m) => m.ino), [ino, ino, ino]);
+  assert.deepEqual(all.map((m) => m.nlink), [3, 3, 3]);
+  await fs.writeTextFile("/n", "new");
+  assert.equal(await fs.readTextFile("/p"), "new");
+});
+
+Deno.test("Overlay: without hard links in the upper layer, or where lower names show again, a linked file comes up alone", async () => {
+  for (const make of ["core", "dual"] as const) {
+    const lower = new MemoryBackend();
+    await lower.writeFile("/f", enc.encode("old"));
+    await lower.link("/f", "/g");
+    const backend = make === "core"
+      ? new Overlay(lower, coreOnly(new MemoryBackend()))
+      : new DualBackend(new MemoryBackend(), lower, "mergeReadsAPrecedence");
+    const fs = new FileStorage(backend);
+    const ino = (await backend.lstat("/g")).ino;
+    await fs.writeTextFile("/f", "new");
+    assert.equal(await fs.readTextFile("/g"), "old", make);
+    assert.equal((await backend.lstat("/g")).ino, ino, make);
+    assert.notEqual((await backend.lstat("/f")).ino, ino, `${make}: the copy has its own number`);
+  }
+});
+
+Deno.test("Overlay: after a copy-up of linked names was interrupted, the next one joins the copy instead of making a second file", async () => {
+  const lower = new MemoryBackend();
+  await lower.writeFile("/f", enc.encode("hello"));
+  await lower.link("/f", "/hl");
+  const upper = new MemoryBackend();
+  const ino = (await new Overlay(lower, upper).lstat("/f")).ino;
+  await new Overlay(lower, upper).chmod("/f", 0o600);
+  // What a crash between linking /hl and renaming the copy to /f leaves:
+  // /hl on the copy, /f still on the lower file.
+  await upper.unlink("/f");
+  const overlay = new Overlay(lower, upper);
+  const fs = new FileStorage(overlay);
+  assert.equal((await overlay.lstat("/f")).mode & 0o777, 0o644, "/f shows the lower file");
+  await fs.writeTextFile("/f", "more", { append: true });
+  for (const name of ["/f", "/hl"]) {
+    const meta = await overlay.lstat(name);
+    assert.deepEqual([meta.ino, meta.nlink, meta.mode & 0o777], [ino, 2, 0o600], name);
+    assert.equal(await fs.readTextFile(name), "hellomore", name);
+  }
+  assert.equal(dec.decode(await lower.readFile("/hl")), "hello");
+});
+
+Deno.test("Overlay: lower hard links brought up together stay one inode with the lower number after reopening a SqliteBackend upper", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "anyfs_overlay_links_" });
+  try {
+    const file = `${dir}/upper.anyfs`;
+    const lower = await linkedLower("Memory");
+    const before = await dump(lower);
+    const ino = (await new Overlay(lower, new MemoryBackend()).lstat("/x")).ino;
+    let upper = SqliteBackend.open(file);
+    try {
+      await new FileStorage(new Overlay(lower, upper)).writeTextFile("/x", "changed");
+    } finally {
+      upper.close();
+    }
+    upper = SqliteBackend.open(file);
+    try {
+      const overlay = new Overlay(lower, upper);
+      const fs = new FileStorage(overlay);
+      for (const name of ["/a/f", "/a/g", "/b/c/h", "/x", "/a/w", "/r"]) {
+        const meta = await overlay.lstat(name);
+        assert.equal(meta.ino, ino, name);
+        assert.equal(meta.nlink, 6, name);
+        assert.equal(await fs.readTextFile(name), "changed", name);
+      }
+      await fs.writeTextFile("/a/w", "again");
+      assert.equal(await fs.readTextFile("/b/c/h"), "again");
+      assert.deepEqual(upper.integrityCheck(), ["ok"]);
+    } finally {
+      upper.close();
+    }
+    assert.deepEqual(await dump(lower), before);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("Overlay: inode numbers are unique across layers and stable across copy-up", async () => {
   const lower = new MemoryBackend();
   await prefill(lower);
@@ -364,13 +571,12 @@ Deno.test("Overlay: inode numbers are unique across layers and stable across cop
     }
   };
   await walk("/");
-  // A lower file with two lower names cannot keep its number: the other
-  // name still shows the lower inode.
+  // A lower file with two lower names keeps its number: both names come up.
   const hard2 = (await overlay.lstat("/hard2")).ino;
   await fs.writeTextFile("/hard1", "changed");
-  assert.notEqual((await overlay.lstat("/hard1")).ino, hard2);
+  assert.equal((await overlay.lstat("/hard1")).ino, hard2);
   assert.equal((await overlay.lstat("/hard2")).ino, hard2);
-  assert.equal(await fs.readTextFile("/hard2"), "shared");
+  assert.equal(await fs.readTextFile("/hard2"), "changed");
 });
 
 Deno.test("Overlay: deletions, writes and inode numbers persist when a SqliteBackend upper is reopened", async () => {
