@@ -112,7 +112,15 @@ class Nothing implements Backend {
  * B's entries cannot move. These two need no `special` or `xattrs`
  * capability in A (they make no whiteouts or opaque directories); the
  * overlay policy needs them to delete B's entries. Inode numbers are
- * unique across the two backends as described for {@linkcode Overlay}.
+ * unique across the two backends as described for {@linkcode Overlay},
+ * with one difference under these two: a file of B copied to A gets A's
+ * number instead of keeping B's (directories keep theirs). A's copy can
+ * outlive its name — another hard link, an open file — while B's file
+ * shows again under that name, and two files must never report one
+ * number: a mount's kernel would take them for one inode and send writes
+ * meant for one to the other. A file of B with several hard links comes
+ * to A with every name that still shows it, as one file, under every
+ * policy.
  * The policies are not interchangeable over the same A: whiteouts written
  * under `readBWriteA` are ordinary character devices to the others.
  *

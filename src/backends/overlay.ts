@@ -167,7 +167,9 @@ function isId(value: unknown): boolean {
  * so also after reopening when the upper has xattrs; otherwise until this
  * overlay object goes) — a lower file with several hard links too, whose
  * names all come up together. Only where they cannot (an upper without
- * hard links) does its copy get a number of its own.
+ * hard links) does its copy get a number of its own, as does a file's copy
+ * under the {@linkcode DualBackend} policies that let the lower file show
+ * again (two files must never report one number).
  *
  * **Capabilities** are what can be honoured: those of the upper layer
  * (symlinks, hard links, permissions, ownership, times, sync, statfs,
@@ -188,8 +190,7 @@ function isId(value: unknown): boolean {
  * file with several hard links, the first copy-up of such a file walks the
  * whole lower tree once (a listing per directory, an `lstat` per file) and
  * keeps the names of multi-link files in memory. When the upper layer has
- * no `hardlinks` capability, or under a {@linkcode DualBackend} policy that
- * lets lower names show again, such a file is copied up alone: its other
+ * no `hardlinks` capability, such a file is copied up alone: its other
  * lower names keep the old bytes (as overlayfs without `index=on`) — and a
  * mount may then send writes meant for one name to the other while the
  * kernel still holds them as one inode. A crash while a multi-link file
@@ -197,7 +198,8 @@ function isId(value: unknown): boolean {
  * lower file, and the copy then holds only what the interrupted change
  * kept of the bytes (none for a whole-file write); the first change
  * through one of the names still on the lower file makes it a link of the
- * copy again. Three
+ * copy again (under the {@linkcode DualBackend} policies that let lower
+ * files show again, a copy of its own: there the names stay two files). Three
  * multi-step operations are not atomic against a crash — removing a merged
  * directory, making a directory over a deleted entry and renaming an entry
  * away from a lower name each leave a moment in which the old lower entry
@@ -491,12 +493,29 @@ export class Overlay extends Layerable
     if (found.visible.layer === "lower") await this.#ensureUpperDir(parent);
   }
 
-  /** The overlay's inode number of an upper inode (its origin when it was copied up). */
-  async #upperIno(ino: number, path: string): Promise<number> {
+  /**
+   * Whether a copied-up entry of `type` keeps the lower entry's number.
+   * Where removing the upper name shows the lower entry again (the
+   * {@linkcode DualBackend} policies without whiteouts), a file's copy
+   * must not: hard-linked in the upper layer, or open, it outlives the
+   * name, and the lower file would then come back under the number the
+   * copy still has — two files with one number, which a mount's kernel
+   * takes for one inode. A directory keeps it: it has one name, which
+   * cannot move away while the lower one is under it (`EXDEV`), so the
+   * copy is gone whenever the lower directory shows again.
+   */
+  #keepsLowerNumber(type: FileType): boolean {
+    return this.hidesDeletedLower || type === "dir";
+  }
+
+  /** The overlay's inode number of an upper inode of `type` (its origin when it was copied up). */
+  async #upperIno(ino: number, path: string, type: FileType): Promise<number> {
     const known = this.#origins.get(ino);
     if (known !== undefined) return known;
     let reported = ino * 2;
-    if (this.#upperXattrs) {
+    // An upper layer written before, or under the overlay policy, may hold
+    // origins this policy must not report (see #keepsLowerNumber).
+    if (this.#upperXattrs && this.#keepsLowerNumber(type)) {
       try {
         const raw = await (this.upper as Backend & FsXattrs).getXattr(path, ORIGIN_XATTR);
         const origin = Number(decoder.decode(raw));
@@ -589,7 +608,7 @@ export class Overlay extends Layerable
   /** The metadata the overlay reports for `v` at `path`. */
   async #present(v: Visible, path: string): Promise<Metadata> {
     if (v.layer === "lower") return { ...v.meta, ino: this.#lowerIno(v.meta.ino) };
-    const ino = await this.#upperIno(v.meta.ino, path);
+    const ino = await this.#upperIno(v.meta.ino, path, v.meta.type);
     if (v.meta.type !== "dir") return { ...v.meta, ino };
     return { ...v.meta, ino, nlink: await this.#dirLinks(path, v.meta) };
   }
@@ -647,15 +666,20 @@ export class Overlay extends Layerable
    * shows an upper copy of it (left so by a crash during an earlier
    * copy-up), which the copy-up must join instead of making a second
    * file with the same number. `undefined` when the names cannot come
-   * along: the upper layer has no hard links, or the policy lets a lower
-   * name show again after its upper name is removed (which would then
-   * show the copy's number on another file).
+   * along: the upper layer has no hard links.
+   *
+   * Where the lower file can show again (see #keepsLowerNumber) the names
+   * come along all the same — a mount's kernel holds them as one inode,
+   * and a name left on the lower file would get the writes meant for the
+   * copy — but `copy` is never found: the copy has a number of its own,
+   * and an upper file that shares a name with the lower one is another
+   * file there (the lower file came back under a removed name).
    */
   async #aliases(
     path: string,
     meta: Metadata,
   ): Promise<{ lower: string[]; copy?: string } | undefined> {
-    if (!this.hidesDeletedLower || !supports(this.upper, "hardlinks")) return undefined;
+    if (!supports(this.upper, "hardlinks")) return undefined;
     if (this.#lowerLinks === undefined) {
       const building = indexLowerLinks(this.lower);
       this.#lowerLinks = building;
@@ -675,7 +699,7 @@ export class Overlay extends Layerable
       if (v?.layer === "lower" && v.meta.ino === meta.ino) names.push(name);
       else if (
         v?.layer === "upper" && v.meta.type === meta.type && copy === undefined &&
-        await this.#upperIno(v.meta.ino, name) === this.#lowerIno(meta.ino)
+        await this.#upperIno(v.meta.ino, name, v.meta.type) === this.#lowerIno(meta.ino)
       ) {
         copy = name;
       }
@@ -741,8 +765,10 @@ export class Overlay extends Layerable
       : { lower: [] };
     // Without its other names (no hard links in the upper layer), a copy
     // cannot keep the number: another lower name still shows the lower
-    // inode under it.
-    const origin = aliases !== undefined ? this.#lowerIno(meta.ino) : undefined;
+    // inode under it. Nor where the lower entry can show again.
+    const origin = aliases !== undefined && this.#keepsLowerNumber(meta.type)
+      ? this.#lowerIno(meta.ino)
+      : undefined;
     const others = aliases?.lower ?? [];
     const existing = aliases?.copy;
     const tmp = await this.#tempPath();
@@ -758,9 +784,10 @@ export class Overlay extends Layerable
       }
       if (others.length > 0) {
         // Known before the names appear, so a concurrent lookup of one of
-        // them already reports the lower number (the origin attribute
+        // them already reports the copy's number (the origin attribute
         // says so too, but not on an upper without xattrs).
-        this.#origins.set((await upper.lstat(tmp)).ino, origin!);
+        const ino = (await upper.lstat(tmp)).ino;
+        this.#origins.set(ino, origin ?? ino * 2);
         linked = await this.#linkNames(tmp, others);
       }
       // Last: linking may touch the times of the file.
@@ -994,7 +1021,7 @@ export class Overlay extends Layerable
     for (const e of await this.#listVisible(path, v)) {
       const ino = e.layer === "lower"
         ? this.#lowerIno(e.ino)
-        : await this.#upperIno(e.ino, childPath(path, e.name));
+        : await this.#upperIno(e.ino, childPath(path, e.name), e.type);
       out.push({ name: e.name, type: e.type, ino });
     }
     return out;
@@ -1542,7 +1569,8 @@ export class Overlay extends Layerable
   async #wrapUpper(path: string, options: OpenOptions, meta?: Metadata): Promise<FileHandle> {
     const inner = await openFile(this.upper, path, options);
     try {
-      const ino = await this.#upperIno((meta ?? await inner.stat()).ino, path);
+      const known = meta ?? await inner.stat();
+      const ino = await this.#upperIno(known.ino, path, known.type);
       return new OverlayFileHandle(this.#host, inner, path, ino);
     } catch (e) {
       await inner.close().catch(() => {});
@@ -1560,9 +1588,14 @@ export class Overlay extends Layerable
     set.add(handle);
     // Opening is not serialized with changes: the file may have been
     // copied up between the lookup and the registration above, and then
-    // nothing would move this handle. Its copy carries its number.
+    // nothing would move this handle. Its copy carries its number —
+    // except under a policy where copies of files get their own (see
+    // #keepsLowerNumber): there the handle keeps the lower bytes, since
+    // the upper file may as well be another one renamed over the name.
     const now = await this.#upperState(path);
-    if (now.kind !== "entry" || await this.#upperIno(now.meta.ino, path) !== ino) return handle;
+    if (
+      now.kind !== "entry" || await this.#upperIno(now.meta.ino, path, now.meta.type) !== ino
+    ) return handle;
     const current = this.#readers.get(path);
     if (current?.has(handle)) {
       current.delete(handle);

@@ -159,3 +159,90 @@ Deno.test("DualBackend(mergeReadsAPrecedence): merged listings, A wins, B cannot
   assert.equal((await a.lstat("/top")).mode & 0o777, 0o600);
   assert.deepEqual(await contentOf(b), before);
 });
+
+// Found while fixing Overlay's lower hard links: under the policies that
+// let B show again, a copied-up file kept B's number. Hard-linked in A and
+// then removed under its first name, B's file came back with that number
+// while A's other link still had it: two files, one number, which a mount's
+// kernel takes for one inode (writes to one name land in the other).
+for (const policy of ["mergeReadsAPrecedence", "aThenFallbackToBRead"] as const) {
+  Deno.test(`DualBackend(${policy}): two files never share an inode number`, async () => {
+    const { b, before, fs } = await setup(policy);
+    await fs.writeTextFile("/top", "A's top");
+    await fs.link("/top", "/top.hard");
+    const copy = (await fs.lstat("/top")).ino;
+    assert.equal((await fs.lstat("/top.hard")).ino, copy);
+    await fs.remove("/top");
+    // B's file shows again, as another file than the one A still has.
+    assert.equal(await fs.readTextFile("/top"), "top B");
+    assert.equal(await fs.readTextFile("/top.hard"), "A's top");
+    assert.notEqual((await fs.lstat("/top")).ino, (await fs.lstat("/top.hard")).ino);
+    assert.equal((await fs.lstat("/top.hard")).ino, copy);
+    assert.deepEqual(await contentOf(b), before);
+  });
+
+  Deno.test(`DualBackend(${policy}): an open copy and B's file show two numbers`, async () => {
+    const { b, before, dual, fs } = await setup(policy);
+    const docs = (await fs.lstat("/docs")).ino;
+    await fs.writeTextFile("/docs/readme", "A's readme");
+    // A directory copied to A keeps B's number: its copy goes when B's shows again.
+    assert.equal((await fs.lstat("/docs")).ino, docs);
+    const handle = await dual.open("/docs/readme", { read: true });
+    try {
+      await fs.remove("/docs/readme");
+      assert.equal(await fs.readTextFile("/docs/readme"), "from B");
+      assert.notEqual((await handle.stat()).ino, (await fs.lstat("/docs/readme")).ino);
+      assert.equal(dec.decode(await handle.read(0, 100)), "A's readme");
+    } finally {
+      await handle.close();
+    }
+    assert.deepEqual(await contentOf(b), before);
+  });
+}
+
+for (const policy of ["mergeReadsAPrecedence", "aThenFallbackToBRead"] as const) {
+  Deno.test(`DualBackend(${policy}): B's hard links come to A as one file`, async () => {
+    const { b, dual, fs } = await setup(policy);
+    await b.link("/docs/guide", "/guide.hard");
+    const before = await contentOf(b);
+    await fs.writeTextFile("/docs/guide", "A's guide");
+    // Both names were one file, and stay one: a name left on B's file would
+    // get writes a mount's kernel sends for the other (it holds them as one).
+    assert.equal(await fs.readTextFile("/guide.hard"), "A's guide");
+    const [guide, hard] = [await fs.lstat("/docs/guide"), await fs.lstat("/guide.hard")];
+    assert.equal(guide.ino, hard.ino);
+    assert.equal(guide.nlink, 2);
+    await dual.appendFile("/guide.hard", enc.encode("!"));
+    assert.equal(await fs.readTextFile("/docs/guide"), "A's guide!");
+    // Removing one name shows B's file again there, as another file.
+    await fs.remove("/docs/guide");
+    assert.equal(await fs.readTextFile("/docs/guide"), "guide B");
+    assert.notEqual((await fs.lstat("/docs/guide")).ino, (await fs.lstat("/guide.hard")).ino);
+    // A change to it makes a new copy, not a link of A's other file.
+    await fs.writeTextFile("/docs/guide", "again");
+    assert.equal(await fs.readTextFile("/guide.hard"), "A's guide!");
+    assert.notEqual((await fs.lstat("/docs/guide")).ino, (await fs.lstat("/guide.hard")).ino);
+    assert.deepEqual(await contentOf(b), before);
+  });
+}
+
+Deno.test("DualBackend(mergeReadsAPrecedence): an A layer whose copies kept B's numbers does not reuse them", async () => {
+  // Copies made by the overlay policy (or by this policy before the fix)
+  // record B's number in A; this policy must not report it for files.
+  const { a, b, dual: overlay } = await setup("readBWriteA");
+  await new FileStorage(overlay).writeTextFile("/top", "A's top");
+  const fs = new FileStorage(new DualBackend(a, b, "mergeReadsAPrecedence"));
+  await fs.link("/top", "/top.hard");
+  await fs.remove("/top");
+  assert.notEqual((await fs.lstat("/top")).ino, (await fs.lstat("/top.hard")).ino);
+});
+
+Deno.test("DualBackend(readBWriteA): a copied-up file keeps B's number (B's never shows again)", async () => {
+  const { fs } = await setup("readBWriteA");
+  const ino = (await fs.lstat("/top")).ino;
+  await fs.writeTextFile("/top", "A's top");
+  await fs.link("/top", "/top.hard");
+  await fs.remove("/top");
+  assert.equal((await fs.lstat("/top.hard")).ino, ino);
+  await rejects(fs.lstat("/top"), "ENOENT");
+});
