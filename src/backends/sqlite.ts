@@ -454,9 +454,15 @@ function newSessionId(): number {
  * its space is reclaimed when the last one closes; after a crash, such
  * leftovers are removed by the next backend that opens the database while
  * no other process has it open. So that reopening a file writes nothing, a
- * backend keeps its claim on files it had open (up to 1,024 of them) until
- * it closes: a file another process removes after this one closed it is
- * freed when this backend closes, not at once.
+ * backend keeps its claim on files it had open (up to 1,024 of them) after
+ * their last handle closes. A file another process removes while this
+ * backend holds it only that way is freed by this backend, at the first of:
+ * its next change (any write, or a first open of another file), the next
+ * close of any of its handles, or its `close()` — a long-running backend
+ * that only stats and lists directories frees nothing until it does one of
+ * those. The removing backend leaves a mark in the database for that, so
+ * looking costs nothing while no file is removed under another's claim,
+ * and a close writes only when there is something to free.
  *
  * Reads never write: access times change only through `utime` (as with the
  * `noatime` mount option), so reading stays cheap and works on a read-only
@@ -548,11 +554,25 @@ export class SqliteBackend extends Layerable
    * Inodes with a committed `holders` row of this session. The row stays
    * after the last handle closes while the file has a name, so opening it
    * again writes nothing; it goes when the file loses its last name, when
-   * more than {@linkcode IDLE_HOLDS} are idle, and at close(). Until then
-   * another process that unlinks the file leaves its content for this one
-   * to free.
+   * more than {@linkcode IDLE_HOLDS} are idle, and at close(). Another
+   * process that unlinks the file meanwhile cannot free it (it cannot tell
+   * an idle row from a live handle), so it counts that in
+   * `meta.held_unlinks`, and this backend frees the file at its next write
+   * or handle close (see {@linkcode SqliteBackend.#freeUnlinkedIdleHolds}).
    */
   #registered = new Set<number>();
+  /**
+   * Inodes whose row the current write transaction deleted: a rollback
+   * brings the rows back, so they go back into `#registered` with it.
+   */
+  #unregisteredInTransaction: number[] = [];
+  /**
+   * `meta.held_unlinks` (0 when absent) when this backend last made sure
+   * none of its idle rows was on an inode without names; -1 when unknown.
+   * Only a backend that leaves a removed file to another's row changes it,
+   * so while it stays the same there is nothing to look for.
+   */
+  #heldUnlinks = -1;
   #handles = new Set<SqliteFileHandle>();
   #locks = new LockTable();
   #host: HandleHost;
@@ -849,13 +869,21 @@ export class SqliteBackend extends Layerable
     // A private in-memory database has no other connection to change it.
     this.#cachesChecked = !this.#shared;
     try {
+      // Checked in every write while rows are kept, not only in writes that
+      // use the caches: that is what frees a file another process removed
+      // while this one held it idle (see #freeUnlinkedIdleHolds).
+      if (this.#registered.size > 0) this.#checkCaches();
       const result = body();
       this.#q("COMMIT").run();
+      this.#unregisteredInTransaction.length = 0;
       return result;
     } catch (e) {
       // What the caches learnt in this transaction may be rolled back with it.
       this.#dropCaches();
+      this.#heldUnlinks = -1;
       if (this.#db.isTransaction) this.#q("ROLLBACK").run();
+      for (const ino of this.#unregisteredInTransaction) this.#registered.add(ino);
+      this.#unregisteredInTransaction.length = 0;
       throw sqliteError(e, operation, path, dest);
     } finally {
       this.#writing = false;
@@ -870,11 +898,12 @@ export class SqliteBackend extends Layerable
 
   /**
    * Drop the caches if another connection committed since they were last
-   * valid. Called under the write lock: `BEGIN IMMEDIATE` has started a
-   * read of the newest state, and `PRAGMA data_version` changes iff another
-   * connection committed (this connection's own commits leave it as it
-   * is), so what survives this check is exactly what the database says
-   * now, and nobody else can change it until this transaction ends.
+   * valid, and free what it removed that this backend held idle. Called
+   * under the write lock: `BEGIN IMMEDIATE` has started a read of the
+   * newest state, and `PRAGMA data_version` changes iff another connection
+   * committed (this connection's own commits leave it as it is), so what
+   * survives this check is exactly what the database says now, and nobody
+   * else can change it until this transaction ends.
    */
   #checkCaches(): void {
     if (this.#cachesChecked) return;
@@ -883,7 +912,16 @@ export class SqliteBackend extends Layerable
     if (version !== this.#dataVersion) {
       this.#dropCaches();
       this.#dataVersion = version;
+      this.#freeUnlinkedIdleHolds();
+    } else if (this.#heldUnlinks === -1) {
+      this.#freeUnlinkedIdleHolds();
     }
+  }
+
+  /** `meta.held_unlinks`, 0 when absent (see {@linkcode SqliteBackend.#reap}). */
+  #readHeldUnlinks(): number {
+    const row = this.#qa("SELECT value FROM meta WHERE key = 'held_unlinks'").get();
+    return row === undefined ? 0 : Number(row[0]);
   }
 
   /** The inode number of the directory at `path`, if cached and usable now (under the write lock). */
@@ -1351,20 +1389,31 @@ export class SqliteBackend extends Layerable
     if (nlink <= 0) this.#reap(target.ino);
   }
 
-  /** Whether an open handle anywhere (this backend, or another that registered) holds `ino`. */
-  #held(ino: number): boolean {
-    if ((this.#opens.get(ino) ?? 0) > 0) return true;
+  /** Whether another backend's `holders` row (a handle, or an idle row) keeps `ino`. */
+  #heldElsewhere(ino: number): boolean {
     if (!this.#shared) return false;
-    // This session's own rows count only through #opens: an idle one holds nothing.
     return this.#q("SELECT 1 FROM holders WHERE ino = ? AND session <> ? LIMIT 1")
       .get(ino, this.#session) !== undefined;
   }
 
-  /** Delete an inode that has no names, unless a handle still holds it. */
+  /**
+   * Delete an inode that has no names, unless a handle still holds it.
+   * When only another backend's row keeps it, count that in
+   * `meta.held_unlinks`: that row may be idle, and the count is how its
+   * owner learns to look (see `#freeUnlinkedIdleHolds`).
+   */
   #reap(ino: number): void {
-    if (this.#held(ino)) return;
-    if (this.#registered.delete(ino)) {
-      this.#q("DELETE FROM holders WHERE ino = ? AND session = ?").run(ino, this.#session);
+    if ((this.#opens.get(ino) ?? 0) > 0) return; // this backend's last close frees it
+    // An idle row of this session holds nothing; left in place while
+    // another process holds the file, it would keep that one's last close
+    // from freeing it.
+    this.#unregister(ino);
+    if (this.#heldElsewhere(ino)) {
+      this.#q(
+        `INSERT INTO meta (key, value) VALUES ('held_unlinks', 1)
+           ON CONFLICT (key) DO UPDATE SET value = value + 1`,
+      ).run();
+      return;
     }
     this.#q("DELETE FROM chunks WHERE ino = ?").run(ino);
     this.#q("DELETE FROM xattrs WHERE ino = ?").run(ino);
@@ -1392,10 +1441,17 @@ export class SqliteBackend extends Layerable
     try {
       if (this.#shared) {
         // A file that still has a name keeps this session's row (see
-        // #registered): closing it then writes nothing.
-        const nlink = this.#read("close", `#${ino}`, nlinkOf);
-        if (nlink !== undefined && nlink > 0) {
+        // #registered): closing it then writes nothing — unless another
+        // backend removed a file this one may hold idle since it last
+        // looked (meta.held_unlinks moved): then that file is freed now.
+        const [nlink, unlinks] = this.#read("close", `#${ino}`, () =>
+          this.#qa(
+            `SELECT (SELECT nlink FROM inodes WHERE ino = ?) AS nlink,
+                    coalesce((SELECT value FROM meta WHERE key = 'held_unlinks'), 0) AS unlinks`,
+          ).get(ino) as [number | null, number]);
+        if (nlink !== null && nlink > 0) {
           if (this.#registered.size > IDLE_HOLDS) this.#dropIdleHolds();
+          else if (unlinks !== this.#heldUnlinks) this.#freeUnlinkedIdleHoldsSoon(unlinks);
           return;
         }
       }
@@ -1403,9 +1459,7 @@ export class SqliteBackend extends Layerable
         const nlink = nlinkOf();
         if (nlink !== undefined && nlink <= 0) this.#reap(ino);
         // Still ours when another process holds it too: that one frees it.
-        if (this.#shared && this.#registered.delete(ino)) {
-          this.#q("DELETE FROM holders WHERE ino = ? AND session = ?").run(ino, this.#session);
-        }
+        if (this.#shared) this.#unregister(ino);
       });
     } catch {
       // The database is busy or gone: the orphan stays until the next
@@ -1426,14 +1480,64 @@ export class SqliteBackend extends Layerable
         const row = this.#q("SELECT nlink FROM inodes WHERE ino = ?").get(ino) as
           | { nlink: number }
           | undefined;
-        if (row !== undefined && row.nlink <= 0) {
-          this.#reap(ino); // drops the row unless another process holds it
-        }
-        if (this.#registered.delete(ino)) {
-          this.#q("DELETE FROM holders WHERE ino = ? AND session = ?").run(ino, this.#session);
-        }
+        if (row !== undefined && row.nlink <= 0) this.#reap(ino);
+        this.#unregister(ino);
       }
     });
+  }
+
+  /**
+   * Outside a transaction, after `meta.held_unlinks` changed (to `unlinks`):
+   * free what another backend removed that this one holds idle. Looks
+   * first, so that a close writes (and may wait for the write lock) only
+   * when there is something to free.
+   */
+  #freeUnlinkedIdleHoldsSoon(unlinks: number): void {
+    if (this.#unlinkedIdleHolds().length === 0) {
+      // `unlinks` was read before the scan, so a removal after it shows as
+      // a newer count at the next look: nothing is missed.
+      this.#heldUnlinks = unlinks;
+      return;
+    }
+    this.#heldUnlinks = -1; // makes #write's #checkCaches free them
+    this.#write("close", "/", () => {});
+  }
+
+  /** Delete this session's `holders` row on `ino`, if it has one (inside a write transaction). */
+  #unregister(ino: number): void {
+    if (!this.#registered.delete(ino)) return;
+    this.#q("DELETE FROM holders WHERE ino = ? AND session = ?").run(ino, this.#session);
+    this.#unregisteredInTransaction.push(ino);
+  }
+
+  /**
+   * This session's idle rows on inodes that have no name left (another
+   * process removed them). A scan of `holders`, which stays small: each
+   * live backend keeps at most {@linkcode IDLE_HOLDS} idle rows.
+   */
+  #unlinkedIdleHolds(): number[] {
+    const rows = this.#qa(
+      `SELECT ino FROM holders WHERE session = ?
+         AND coalesce((SELECT nlink FROM inodes WHERE inodes.ino = holders.ino), 0) <= 0`,
+    ).all(this.#session) as [number][];
+    return rows.map((row) => row[0]).filter((ino) => !this.#opens.has(ino));
+  }
+
+  /**
+   * Give up this session's idle rows on inodes another backend removed, and
+   * free those no other backend holds (under the write lock). Runs when a
+   * write transaction sees that another connection committed and
+   * `meta.held_unlinks` changed, so such a file is freed by this backend's
+   * next write after the removal — or by the next close of one of its
+   * handles (see `#release`) — instead of staying until this backend closes.
+   */
+  #freeUnlinkedIdleHolds(): void {
+    if (this.#registered.size === 0) return;
+    const unlinks = this.#readHeldUnlinks();
+    if (unlinks === this.#heldUnlinks) return;
+    for (const ino of this.#unlinkedIdleHolds()) this.#reap(ino); // drops the row first
+    // #reap may have counted a file it left to yet another backend.
+    this.#heldUnlinks = this.#readHeldUnlinks();
   }
 
   // ---------------------------------------------------------------- content

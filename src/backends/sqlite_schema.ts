@@ -39,9 +39,13 @@
  *   {@linkcode SqliteBackend} holds, so that another process never reaps an
  *   unlinked file that is still open elsewhere. A backend keeps its row
  *   after the last handle closes while the file has a name (so opening it
- *   again commits nothing), up to a bound, and gives such rows up at close,
- *   freeing what another process unlinked meanwhile. Rows of crashed
- *   processes are cleared when a backend opens the database alone.
+ *   again commits nothing), up to a bound. A backend that removes a file's
+ *   last name while another's row keeps it adds one to
+ *   `meta.held_unlinks` (an optional key, added on first use: no format
+ *   change); a backend that sees the count change gives up its idle rows on
+ *   files without names at its next write or handle close, freeing them.
+ *   All of a backend's rows go at its close; rows of crashed processes are
+ *   cleared when a backend opens the database alone.
  *
  * ## Version 3: inline content
  * `inodes` gains a last column, `data BLOB`. When it is not NULL, the

@@ -306,10 +306,17 @@ Deno.test("opening a file again writes nothing: the holder row stays while the f
   });
 });
 
-Deno.test("a file another backend unlinks while this one holds it idle is freed by this one's close", async () => {
+Deno.test("a file another backend unlinks while this one holds it idle is freed by this one's next write or handle close", async () => {
   await withDb(async (file) => {
     const a = SqliteBackend.open(file);
     const b = SqliteBackend.open(file);
+    const exists = (ino: number) =>
+      rawQuery(file, "SELECT 1 FROM inodes WHERE ino = ?", ino).length;
+    const heldIdle = async (path: string, size: number) => {
+      await a.writeFile(path, pattern(size));
+      await (await a.open(path, { read: true })).close();
+      return (await a.lstat(path)).ino;
+    };
     try {
       await a.writeFile("/f", bytes("kept"));
       const ino = (await a.lstat("/f")).ino;
@@ -319,19 +326,72 @@ Deno.test("a file another backend unlinks while this one holds it idle is freed 
       assert.equal(text(await h.read(0, 10)), "kept");
       await h.close();
       // a's closed handle freed it: nlink was 0, and b holds nothing.
-      assert.equal(rawQuery(file, "SELECT 1 FROM inodes WHERE ino = ?", ino).length, 0);
+      assert.equal(exists(ino), 0);
 
-      // Held idle (opened and closed before) while b unlinks: a frees it on close().
-      await a.writeFile("/g", bytes("idle"));
-      const g = (await a.lstat("/g")).ino;
-      await (await a.open("/g", { read: true })).close();
+      // Held idle (opened and closed before) while b unlinks: b cannot tell
+      // a's row from a live handle, so a frees it at its next write.
+      const g = await heldIdle("/g", CHUNK_SIZE + 1);
       await b.unlink("/g");
-      assert.equal(rawQuery(file, "SELECT 1 FROM inodes WHERE ino = ?", g).length, 1);
-      a.close();
-      assert.equal(rawQuery(file, "SELECT 1 FROM inodes WHERE ino = ?", g).length, 0);
+      assert.equal(exists(g), 1, "b left it to a");
+      await a.mkdir("/unrelated");
+      assert.equal(exists(g), 0, "a's next write freed it");
       assert.equal(chunkCount(file, g), 0);
+
+      // ... or at the next close of any of a's handles, with no write of a's own.
+      await a.writeFile("/other", bytes("other"));
+      const k = await heldIdle("/k", CHUNK_SIZE + 1);
+      await b.unlink("/k");
+      await (await a.open("/other", { read: true })).close();
+      assert.equal(exists(k), 0, "a's next handle close freed it");
+      assert.equal(chunkCount(file, k), 0);
+
+      // a removes a file it holds idle while b has it open: a gives its row
+      // up, so b's last close frees it.
+      const m = await heldIdle("/m", 10);
+      const hb = await b.open("/m", { read: true });
+      await a.unlink("/m");
+      assert.equal(exists(m), 1, "b's handle keeps it");
+      await hb.close();
+      assert.equal(exists(m), 0, "b's close freed it");
+
+      assert.deepEqual(
+        rawQuery<{ ino: number }>(file, "SELECT ino FROM holders ORDER BY ino").map((r) => r.ino),
+        [(await a.lstat("/other")).ino],
+        "only a's idle row on a file that still has a name is left",
+      );
+      a.close();
       assert.equal(rawQuery(file, "SELECT 1 FROM holders").length, 0);
     } finally {
+      a.close();
+      b.close();
+    }
+  });
+});
+
+Deno.test("reopening a held file writes nothing even after another backend committed something unrelated", async () => {
+  await withDb(async (file) => {
+    const a = SqliteBackend.open(file);
+    const b = SqliteBackend.open(file);
+    const watcher = new DatabaseSync(file);
+    const version = () =>
+      (watcher.prepare("PRAGMA data_version").get() as { data_version: number }).data_version;
+    try {
+      await a.writeFile("/f", bytes("data"));
+      await (await a.open("/f", { read: true })).close();
+      await b.writeFile("/by-b", bytes("b"));
+      const before = version();
+      for (let i = 0; i < 3; i++) {
+        const h = await a.open("/f", { read: true });
+        assert.equal(text(await h.read(0, 10)), "data");
+        await h.close();
+      }
+      assert.equal(
+        version(),
+        before,
+        "a looked for removed files, found none, and committed nothing",
+      );
+    } finally {
+      watcher.close();
       a.close();
       b.close();
     }
