@@ -591,6 +591,26 @@ export class FuseAdapter implements LowLevelHandlers {
     };
   }
 
+  /**
+   * Before entry `name` of `parent` with metadata `meta` joins, as a hard
+   * link, the node another name has under the same inode number: check
+   * that the node's own path still shows that number. A backend may give
+   * a file a new number (DualBackend copies a file of B to A with A's
+   * number) while B's other name of it keeps the old one; joining them
+   * would make one kernel inode of two files, and writes through one name
+   * would land in the other. Costs one lstat, for hard links only.
+   */
+  async #recheckJoin(parent: InodeNode, name: string, meta: Metadata): Promise<void> {
+    const known = this.#table.joinedBy(parent, name, meta);
+    if (!known) return;
+    const path = this.#table.pathOf(known);
+    if (path === undefined) return;
+    const now = await tryLstat(this.#backend, path);
+    if (now !== null && now.ino !== meta.ino && now.type === known.type) {
+      this.#table.renumber(known, now.ino);
+    }
+  }
+
   /** Reply with `node` as a new kernel reference (lookup, mknod, mkdir, symlink, link). */
   #replyEntry(req: FuseReply, node: InodeNode, meta: Metadata): void {
     this.#table.ref(node);
@@ -607,6 +627,7 @@ export class FuseAdapter implements LowLevelHandlers {
   async #newEntry(req: FuseReply, parent: InodeNode, name: string, path: string): Promise<void> {
     this.#table.changed(parent);
     const meta = await this.#backend.lstat(path);
+    await this.#recheckJoin(parent, name, meta);
     this.#replyEntry(req, this.#table.resolve(parent, name, meta), meta);
   }
 
@@ -849,6 +870,7 @@ export class FuseAdapter implements LowLevelHandlers {
         else req.err(ENOENT);
         return;
       }
+      await this.#recheckJoin(parent, name, meta);
       this.#replyEntry(req, this.#table.resolve(parent, name, meta), meta);
     });
   }
@@ -1431,6 +1453,7 @@ export class FuseAdapter implements LowLevelHandlers {
           if (!out.addPlus(e.name, 0, attr, 0, 0, i + 1)) break;
           continue;
         }
+        await this.#recheckJoin(dir.node, e.name, meta);
         const node = this.#table.resolve(dir.node, e.name, meta);
         if (
           !out.addPlus(

@@ -55,8 +55,12 @@ export interface DetachedAttributes {
 export class InodeNode {
   /** The FUSE node id (1 for the root). */
   readonly id: number;
-  /** The backend's inode number (0 when the backend has none to offer). */
-  readonly ino: number;
+  /**
+   * The backend's inode number (0 when the backend has none to offer).
+   * A backend may give a file a new one (a copy-up); see
+   * {@linkcode InodeTable.renumber}.
+   */
+  ino: number;
   /** The node's type. */
   readonly type: FileType;
   /** Lookups the kernel has not forgotten yet. */
@@ -200,6 +204,33 @@ export class InodeTable {
     }
     this.#addLink(node, parent, name);
     return node;
+  }
+
+  /**
+   * The node that entry `name` of `parent` with identity `id` would join
+   * as another hard link of it (by backend inode number), if any.
+   */
+  joinedBy(parent: InodeNode, name: string, id: InodeIdentity): InodeNode | undefined {
+    if (id.ino <= 0 || id.type === "dir") return undefined;
+    const node = this.#byIno.get(id.ino);
+    if (!node || node.type !== id.type || parent.entries.get(name) === node) return undefined;
+    return node;
+  }
+
+  /**
+   * The backend now reports `ino` for `node`'s file: a backend may give a
+   * file a new number (DualBackend copies a file of B to A with A's
+   * number). Its old number may still show on another file (B's other
+   * name of it); left in the index, that file would join this node and the
+   * kernel would send writes for one file through a name of the other.
+   * The node takes the new number only when no other node holds it;
+   * otherwise it answers to no number (a lookup makes new nodes).
+   */
+  renumber(node: InodeNode, ino: number): void {
+    if (node === this.root || node.ino === ino) return;
+    if (node.ino > 0 && this.#byIno.get(node.ino) === node) this.#byIno.delete(node.ino);
+    node.ino = ino;
+    if (ino > 0 && node.links.length > 0 && !this.#byIno.has(ino)) this.#byIno.set(ino, node);
   }
 
   #same(node: InodeNode, id: InodeIdentity): boolean {

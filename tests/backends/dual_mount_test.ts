@@ -73,3 +73,34 @@ for (const policy of ["mergeReadsAPrecedence", "aThenFallbackToBRead"] as const)
     }
   });
 }
+
+// Found by the review of the fix above: a copy-up gives B's file A's
+// number, but the mount kept the node under B's number. After `rm q`,
+// `cat q` showed B's q again, with B's number: the mount took it for the
+// node p still had, so the kernel saw one inode for p and q and sent the
+// next append to p through the name q (a new copy of q got it).
+for (const policy of ["mergeReadsAPrecedence", "aThenFallbackToBRead"] as const) {
+  fuseTest(
+    `a mounted DualBackend(${policy}) lets go of a copied-up file's old number`,
+    async () => {
+      for (const cache of ["auto", "always", "never"] as const) {
+        const a = new MemoryBackend();
+        const b = new MemoryBackend();
+        await b.writeFile("/p", enc.encode("hello\n"));
+        await b.link("/p", "/q");
+        await withMount(new DualBackend(a, b, policy), { cache }, async (mnt) => {
+          await inDir(
+            mnt,
+            "ls -li >/dev/null; echo more >> p; rm q; cat q >/dev/null; echo x >> p",
+          );
+          assert.equal(await inDir(mnt, "cat p"), "hello\nmore\nx\n", cache);
+          assert.equal(await inDir(mnt, "cat q"), "hello\n", cache);
+          const [p, q] = (await inDir(mnt, "stat -c %i p q")).trim().split("\n");
+          assert.notEqual(p, q, cache);
+        });
+        assert.equal(dec.decode(await a.readFile("/p")), "hello\nmore\nx\n");
+        assert.equal(dec.decode(await b.readFile("/q")), "hello\n");
+      }
+    },
+  );
+}

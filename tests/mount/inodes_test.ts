@@ -91,3 +91,24 @@ Deno.test("a rename onto a name a lookup already recorded for the same node keep
   assert.equal(table.root.children, 1);
   assert.equal(table.pathOf(file), "/target");
 });
+
+Deno.test("a renumbered node answers to its new number, not its old one", () => {
+  const t = new InodeTable(1);
+  const p = t.resolve(t.root, "p", { ino: 5, type: "file" });
+  t.ref(p);
+  assert.equal(t.joinedBy(t.root, "q", { ino: 5, type: "file" }), p);
+  assert.equal(t.joinedBy(t.root, "p", { ino: 5, type: "file" }), undefined);
+  t.renumber(p, 6);
+  assert.equal(p.ino, 6);
+  // Another file still shows the old number: it gets a node of its own.
+  assert.equal(t.joinedBy(t.root, "q", { ino: 5, type: "file" }), undefined);
+  const q = t.resolve(t.root, "q", { ino: 5, type: "file" });
+  assert.notEqual(q, p);
+  // A new hard link of p's file (under its new number) joins p.
+  assert.equal(t.resolve(t.root, "r", { ino: 6, type: "file" }), p);
+  // A number another node holds is not taken from it.
+  t.ref(q);
+  t.renumber(q, 6);
+  assert.equal(t.joinedBy(t.root, "s", { ino: 6, type: "file" }), p);
+  assert.equal(t.joinedBy(t.root, "s", { ino: 5, type: "file" }), undefined);
+});
