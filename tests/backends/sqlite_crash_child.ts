@@ -7,19 +7,13 @@
 // Usage: deno run --allow-read=DB --allow-write=DB sqlite_crash_child.ts DB SEED
 
 import { SqliteBackend } from "../../src/backends/sqlite.ts";
+import { SeededRandom } from "../../src/testing/prng.ts";
 
 const [file, seedArg] = Deno.args;
-let seed = Number(seedArg) >>> 0;
+const rng = new SeededRandom(Number(seedArg));
+const random = () => rng.next();
 
-/** mulberry32: small, seedable, good enough to pick operations. */
-function random(): number {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
-const int = (n: number) => Math.floor(random() * n);
+const int = (n: number) => rng.int(n);
 
 function bytesOf(n: number): Uint8Array {
   const out = new Uint8Array(n);

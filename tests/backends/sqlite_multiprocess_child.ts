@@ -23,6 +23,7 @@
 // so compact must work; `compact-probe`: only compact once and report.)
 
 import { SqliteBackend } from "../../src/backends/sqlite.ts";
+import { SeededRandom } from "../../src/testing/prng.ts";
 import type { FileHandle } from "../../src/core/backend.ts";
 import { isFsError } from "../../src/core/errors.ts";
 import type { Metadata } from "../../src/core/types.ts";
@@ -30,7 +31,8 @@ import { ANYWHERE, CELL, cells, checkContent, writesIn } from "./_multiprocess_c
 
 const [file, writerArg, seedArg, durationArg, ...flags] = Deno.args;
 const writer = Number(writerArg);
-let seed = Number(seedArg) >>> 0;
+const rng = new SeededRandom(Number(seedArg));
+const random = () => rng.next();
 const durationMs = Number(durationArg);
 const compactAllowed = flags.includes("compact");
 /** Run with --allow-all: only then may compact (VACUUM) work in Deno. */
@@ -42,16 +44,8 @@ const BUSY_TIMEOUT_MS = Number(
   flags.find((f) => f.startsWith("busy="))?.slice("busy=".length) ?? 5000,
 );
 
-/** mulberry32: small, seedable, good enough to pick operations. */
-function random(): number {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-}
-const int = (n: number) => Math.floor(random() * n);
-const pick = <T>(items: readonly T[]): T => items[int(items.length)];
+const int = (n: number) => rng.int(n);
+const pick = <T>(items: readonly T[]): T => rng.pick(items);
 
 const NAMES = ["a", "b", "c"];
 /** A path of the shared namespace; shallow ones more often, so deep ones have parents. */
